@@ -1,0 +1,158 @@
+"""pytest wiring: the dual-interpreter convention and the broker fixtures.
+
+Portable tests live in host_tests/portable/test_*.py. They are plain functions (or
+`async def`) that use only what MicroPython has, plus host_tests/portable/check.py.
+Each function becomes two pytest items, `name[cpython]` (run in this process) and
+`name[micropython]` (run by the real `micropython` binary, one process per module
+and fixture set). A module may declare, at top level:
+
+    HEAP = "256k"              # -X heapsize for the MicroPython run (default 2m)
+    TIMEOUT = 300              # seconds for the whole MicroPython run of the module
+    FIXTURES = ("mosquitto",)  # pytest fixtures whose .env() dict is exported to
+                               # the test as environment variables (check.env())
+
+Nothing is skipped: a MicroPython failure is reported with its own traceback.
+"""
+import asyncio
+import inspect
+import os
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from mpy import LIB, PORTABLE, run as mp_run  # noqa: E402
+
+if LIB not in sys.path:
+    sys.path.insert(0, LIB)
+if PORTABLE not in sys.path:
+    sys.path.insert(0, PORTABLE)
+
+pytest_plugins = ["brokers"]
+
+_MARK = "@@LGTEST "
+_INTERPS = ("cpython", "micropython")
+
+
+class MicroPythonFailure(Exception):
+    pass
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    if os.path.dirname(str(module_path)) == PORTABLE and module_path.name.startswith("test_"):
+        return PortableModule.from_parent(parent, path=module_path)
+    return None
+
+
+def _fixture_env(request, names):
+    env = {}
+    for n in names:
+        val = request.getfixturevalue(n)
+        env.update(val.env())
+    return env
+
+
+def _parse(out):
+    """MicroPython runner output -> {name: None (pass) | traceback text}, import error."""
+    results, cur, buf, import_error = {}, None, [], None
+    lines = out.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith(_MARK + "IMPORTERROR"):
+            import_error = "\n".join(l for l in lines[i + 1:] if not l.startswith(_MARK))
+            break
+        if line.startswith(_MARK + "START "):
+            cur, buf = line[len(_MARK) + 6:], []
+        elif line.startswith(_MARK + "PASS "):
+            results[line[len(_MARK) + 5:]] = None
+            cur = None
+        elif line.startswith(_MARK + "FAIL "):
+            cur = line[len(_MARK) + 5:]
+        elif line.startswith(_MARK + "ENDFAIL "):
+            results[cur] = "\n".join(buf)
+            cur = None
+        elif cur is not None:
+            buf.append(line)
+        i += 1
+    return results, import_error
+
+
+class PortableModule(pytest.Module):
+    def collect(self):
+        mod = self.obj
+        names = [
+            n for n, f in vars(mod).items()
+            if n.startswith("test_") and callable(f) and getattr(f, "__module__", None) == mod.__name__
+        ]
+        self._mp_cache = {}
+        self._names = names
+        fixtures = tuple(getattr(mod, "FIXTURES", ()))
+        for name in names:
+            for interp in _INTERPS:
+                yield pytest.Function.from_parent(
+                    self,
+                    name="%s[%s]" % (name, interp),
+                    callobj=self._make_runner(name, interp, fixtures),
+                )
+
+    def _make_runner(self, name, interp, fixtures):
+        module = self
+
+        def run_portable(request):
+            env = _fixture_env(request, fixtures)
+            if interp == "cpython":
+                old = {k: os.environ.get(k) for k in env}
+                os.environ.update(env)
+                try:
+                    res = getattr(module.obj, name)()
+                    if inspect.iscoroutine(res):
+                        asyncio.run(res)
+                finally:
+                    for k, v in old.items():
+                        if v is None:
+                            os.environ.pop(k, None)
+                        else:
+                            os.environ[k] = v
+            else:
+                module._run_micropython(name, env)
+
+        run_portable.__name__ = name
+        return run_portable
+
+    def _run_micropython(self, name, env):
+        key = tuple(sorted(env.items()))
+        if key not in self._mp_cache:
+            mod = self.obj
+            proc = mp_run(
+                os.path.join(HERE, "mp_run.py"),
+                [mod.__name__] + self._names,
+                heap=getattr(mod, "HEAP", "2m"),
+                path=[PORTABLE],
+                env=env,
+                timeout=getattr(mod, "TIMEOUT", 300),
+            )
+            self._mp_cache[key] = (proc, _parse(proc.stdout))
+        proc, (results, import_error) = self._mp_cache[key]
+        if import_error is not None:
+            raise MicroPythonFailure("module failed to import under MicroPython:\n" + import_error)
+        if name not in results:
+            raise MicroPythonFailure(
+                "MicroPython did not finish %s (exit %s)\n--- stdout tail ---\n%s\n--- stderr ---\n%s"
+                % (name, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])
+            )
+        if results[name] is not None:
+            raise MicroPythonFailure("MicroPython traceback:\n" + results[name])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    # Show a MicroPython failure as its own traceback, not pytest's frames around it.
+    if call.excinfo is not None and call.excinfo.errisinstance(MicroPythonFailure):
+        from _pytest.reports import TestReport
+
+        rep = TestReport.from_item_and_call(item, call)
+        rep.longrepr = str(call.excinfo.value)
+        return rep
+    return None

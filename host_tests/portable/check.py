@@ -1,0 +1,29 @@
+# Helpers for portable tests: what pytest would give, in a form MicroPython also runs.
+import os
+
+
+def raises(exc_type, fn, *args, **kw):
+    """Call fn; return the exception if it is an exc_type, else fail."""
+    try:
+        fn(*args, **kw)
+    except exc_type as e:
+        return e
+    raise AssertionError("expected %s from %s" % (exc_type.__name__, getattr(fn, "__name__", fn)))
+
+
+async def araises(exc_type, coro):
+    try:
+        await coro
+    except exc_type as e:
+        return e
+    raise AssertionError("expected %s" % exc_type.__name__)
+
+
+def eq(a, b, what=""):
+    if a != b:
+        raise AssertionError("%s%r != %r" % (what + ": " if what else "", a, b))
+
+
+def env(name, default=None):
+    v = os.getenv(name)
+    return default if v is None else v

@@ -1,0 +1,34 @@
+# One exception type for everything lgmqtt raises at its callers, carrying the seed's
+# error code, a human message and a details dict. Which layer raises does not matter
+# to the caller; the code says what went wrong and whether retrying can help.
+
+CONNECTION_FAILED = "CONNECTION_FAILED"
+AUTHENTICATION_FAILED = "AUTHENTICATION_FAILED"
+TOPIC_ERROR = "TOPIC_ERROR"
+QOS_ERROR = "QOS_ERROR"
+CONFIG_ERROR = "CONFIG_ERROR"
+PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+CAPABILITY_DISABLED = "CAPABILITY_DISABLED"
+NOT_CONNECTED = "NOT_CONNECTED"
+PROTOCOL_ERROR = "PROTOCOL_ERROR"
+TIMEOUT = "TIMEOUT"
+STORAGE_ERROR = "STORAGE_ERROR"
+OUTBOX_FULL = "OUTBOX_FULL"
+
+
+class ConnectorError(Exception):
+    def __init__(self, error, message, details=None):
+        super().__init__(error, message)
+        self.error = error
+        self.message = message
+        self.details = details if details is not None else {}
+
+    def __str__(self):
+        return "%s: %s" % (self.error, self.message)
+
+    def to_dict(self):
+        return {"error": self.error, "message": self.message, "details": self.details}
+
+
+def topic_error(topic, reason):
+    return ConnectorError(TOPIC_ERROR, "invalid topic %r: %s" % (topic, reason), {"topic": topic, "reason": reason})

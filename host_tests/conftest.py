@@ -21,8 +21,9 @@ import sys
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools"))
 sys.path.insert(0, HERE)
-from mpy import LIB, PORTABLE, run as mp_run  # noqa: E402
+from lghost.mpy import LIB, PORTABLE, run as mp_run  # noqa: E402
 
 if LIB not in sys.path:
     sys.path.insert(0, LIB)

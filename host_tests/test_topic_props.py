@@ -3,7 +3,7 @@ straight from the spec on level lists, and validation against level-wise rules."
 from hypothesis import given, settings, strategies as st
 
 from lgmqtt.errors import ConnectorError
-from lgmqtt.topic import match, shared_parts, validate_filter, validate_name
+from lgmqtt.topic import compile_filter, match, match_levels, shared_parts, validate_filter, validate_name
 
 # A small alphabet so that random filters and names collide often; '$' to exercise
 # the $-topic rule, a non-ASCII char to exercise char indexing.
@@ -50,11 +50,13 @@ def test_match_equals_reference(flevels, nlevels, shared):
     validate_filter(filt)
     want = ref_match(flevels, nlevels)
     assert match(filt, name) == want, (filt, name)
+    assert match_levels(compile_filter(filt), name) == want, (filt, name)
     if shared:
         sf = "$share/grp/" + filt
         validate_filter(sf)
         assert shared_parts(sf) == ("grp", filt)
         assert match(sf, name) == want, (sf, name)
+        assert match_levels(compile_filter(sf), name) == want, (sf, name)
 
 
 @settings(max_examples=2000, deadline=None)
@@ -78,6 +80,7 @@ def test_name_built_from_filter_matches(flevels, nlevels):
         return
     expect = not (name.startswith("$") and flevels[0] in ("+", "#"))
     assert match(filt, name) == expect, (filt, name)
+    assert match_levels(compile_filter(filt), name) == expect, (filt, name)
 
 
 def ref_filter_ok(filt):

@@ -2,7 +2,9 @@
 # caller sees is either the topic back or a TOPIC_ERROR whose reason says why.
 from check import eq, raises
 from lgmqtt.errors import ConnectorError, TOPIC_ERROR
-from lgmqtt.topic import any_match, match, shared_parts, validate_filter, validate_name
+from lgmqtt.topic import (
+    any_match, compile_filter, match, match_levels, shared_parts, validate_filter, validate_name,
+)
 
 HEAP = "2m"
 
@@ -230,6 +232,36 @@ def test_match_table():
         validate_filter(f)
         validate_name(n)
         eq(match(f, n), want, "match(%r, %r)" % (f, n))
+        eq(match_levels(compile_filter(f), n), want, "match_levels(%r, %r)" % (f, n))
+
+
+def test_compile_filter():
+    eq(compile_filter("a/+/#"), ("a", "+", "#"))
+    eq(compile_filter("/a/"), ("", "a", ""))
+    eq(compile_filter("#"), ("#",))
+    eq(compile_filter("$share/g/a/+"), ("a", "+"))
+    eq(compile_filter("$SYS/#"), ("$SYS", "#"))
+
+
+def test_match_levels_allocates_nothing():
+    import gc
+
+    if not hasattr(gc, "mem_alloc"):
+        return  # CPython has no allocation counter; the MicroPython run checks it
+    cases = [(compile_filter(f), n) for f, n in (
+        ("sensors/+/temp", "sensors/k1/temp"), ("sensors/#", "sensors/k1/temp"),
+        ("a/+/c", "a/b/d"), ("+/+", "/finance"), (E_ACUTE + "/+", E_ACUTE + "/x"))]
+    gc.collect()
+    gc.disable()
+    try:
+        before = gc.mem_alloc()
+        for _ in range(50):
+            for levels, n in cases:
+                match_levels(levels, n)
+        used = gc.mem_alloc() - before
+    finally:
+        gc.enable()
+    assert used < 64, used  # nothing per call (a little slack for the loop itself)
 
 
 def test_shared_parts():
@@ -250,6 +282,10 @@ def test_any_match():
     assert not any_match([], "a")
     assert any_match(("#",), "a")
     assert not any_match(("#",), "$SYS/x")
+    compiled = [compile_filter(f) for f in filters]
+    assert any_match(compiled, "sensors/k1/temp")
+    assert not any_match(compiled, "sensors/k1/hum")
+    assert any_match(["x", compile_filter("cmd/#")], "cmd")
 
 
 def test_long_topics_match():

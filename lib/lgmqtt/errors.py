@@ -31,4 +31,7 @@ class ConnectorError(Exception):
 
 
 def topic_error(topic, reason):
-    return ConnectorError(TOPIC_ERROR, "invalid topic %r: %s" % (topic, reason), {"topic": topic, "reason": reason})
+    # The message shows at most 64 chars of the topic: a 64 KB topic must not become a
+    # second 64 KB string on a board. details keep the caller's own object (no copy).
+    shown = topic[:64] + "..." if isinstance(topic, str) and len(topic) > 64 else topic
+    return ConnectorError(TOPIC_ERROR, "invalid topic %r: %s" % (shown, reason), {"topic": topic, "reason": reason})

@@ -193,13 +193,14 @@ class Session:
 
     def _put_on_wire(self, rec, now_ms, dup):
         data = rec[3]
-        if rec[2] == _WAIT_ACK:
-            if dup:
-                data = bytearray(data)
-                data[0] |= 0x08
-                data = bytes(data)
+        if dup and rec[2] == _WAIT_ACK:
+            data = bytearray(data)
+            data[0] |= 0x08
+            data = bytes(data)
+        if not rec[5]:
+            # Counts against Receive Maximum from PUBLISH until PUBACK / PUBCOMP.
             self._sent_in_window += 1
-        rec[5] = True
+            rec[5] = True
         rec[6] = now_ms
         self._send(data, now_ms)
 
@@ -454,10 +455,7 @@ class Session:
                 return self._done(rec, pkt.reason_code, events, now_ms)
             rec[2] = _WAIT_COMP
             rec[3] = codec.encode_ack(codec.PUBREL, self.version, rec[0])
-            self._sent_in_window -= 1
-            self._put_on_wire(rec, now_ms, False)
-            # PUBREL does not count against Receive Maximum? It does until PUBCOMP: keep it counted.
-            self._sent_in_window += 1
+            self._put_on_wire(rec, now_ms, False)  # still counted in the window until PUBCOMP
         else:
             if rec[2] != _WAIT_COMP:
                 raise codec.ProtocolError(0x82, "PUBCOMP before PUBREC for packet id %d" % pkt.pid)

@@ -1,0 +1,286 @@
+# Incremental MQTT packet decoder (3.1.1 and 5.0), sans-I/O: feed() bytes in any
+# chunking, next_packet() returns whole packets. Import it from lgmqtt.codec.
+#
+# Memory: feed() only splits the stream into frames. A frame that arrives whole in a
+# `bytes` chunk is kept as a view of that chunk (no copy: bytes are immutable); one
+# that arrives in a bytearray/memoryview (a buffer the caller may reuse) is copied;
+# one that arrives in pieces is assembled in a bytearray allocated once at its exact
+# size. The size is checked against max_packet_size as soon as the fixed header is
+# complete, so an oversized packet is refused before any of its body is buffered.
+# Frames are parsed lazily in next_packet() so that a version change (decoder.version
+# = 5) applies to every packet not yet returned.
+#
+# Any ProtocolError is final: the connection must be closed (MQTT 5 section 4.13), so
+# the decoder drops what it holds and raises the same error on every later call.
+from lgmqtt.wire import (
+    CONNECT, CONNACK, PUBLISH, PUBREL, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK,
+    DISCONNECT, AUTH, TOO_LARGE, UNSUPPORTED_VERSION,
+    ProtocolError, Packet, Will, malformed, protocol_error,
+    read_varint, read_u16, read_str, read_bin, read_pid, ack_codes,
+    CONNACK_CODES, SUBACK_CODES, SUBACK_CODES_V4, UNSUBACK_CODES, DISCONNECT_CODES, AUTH_CODES,
+)
+from lgmqtt.props import read_props, packet_name, SUBSCRIPTION_IDENTIFIER, TOPIC_ALIAS
+
+# Packet types each side may receive (bit 1 << type).
+_FROM_SERVER = 0b1110101011111100  # CONNACK PUBLISH PUBACK..PUBCOMP SUBACK UNSUBACK PINGRESP DISCONNECT AUTH
+_FROM_CLIENT = 0b1101010111111010  # CONNECT PUBLISH PUBACK..PUBCOMP SUBSCRIBE UNSUBSCRIBE PINGREQ DISCONNECT AUTH
+
+
+class Decoder:
+    def __init__(self, version=4, max_packet_size=0x10000, server_side=False):
+        """version: 4 (3.1.1) or 5, settable later (decoder.version = 5).
+        max_packet_size counts the whole packet, fixed header included (as MQTT 5).
+        server_side: decode client->server packets (a broker's view); a server-side
+        decoder takes the version from the CONNECT it decodes."""
+        if version not in (4, 5):
+            raise ValueError("MQTT version must be 4 (3.1.1) or 5, not %r" % (version,))
+        if not isinstance(max_packet_size, int) or max_packet_size < 2:
+            raise ValueError("max_packet_size must be an int >= 2")
+        self.version = version
+        self.max_packet_size = max_packet_size
+        self.server_side = server_side
+        self._hlen = 0  # fixed header bytes read so far (0: waiting for a packet)
+        self._first = 0
+        self._rl = 0
+        self._body = None  # bytearray being filled with a body that came in pieces
+        self._fill = 0
+        self._frames = []  # whole packets not yet parsed: (first byte, buffer, start, end)
+        self._error = None
+
+    def buffered(self):
+        """Bytes held for a packet still incomplete (never more than max_packet_size)."""
+        return self._hlen + (len(self._body) if self._body is not None else 0)
+
+    def feed(self, data):
+        if self._error is not None:
+            return
+        n = len(data)
+        keep = isinstance(data, bytes)
+        mv = memoryview(data)
+        frames = self._frames
+        i = 0
+        while i < n:
+            body = self._body
+            if body is not None:
+                f = self._fill
+                k = min(n - i, len(body) - f)
+                body[f:f + k] = mv[i:i + k]
+                i += k
+                f += k
+                if f == len(body):
+                    frames.append((self._first, body, 0, f))
+                    self._body = None
+                else:
+                    self._fill = f
+                continue
+            b = data[i]
+            i += 1
+            h = self._hlen
+            if h == 0:
+                self._first = b
+                self._rl = 0
+                self._hlen = 1
+                continue
+            self._rl |= (b & 0x7F) << (7 * (h - 1))
+            h += 1
+            if b & 0x80:
+                if h == 5:
+                    return self._fail(malformed("remaining length longer than 4 bytes"))
+                self._hlen = h
+                continue
+            if b == 0 and h > 2:
+                return self._fail(malformed("remaining length not in its shortest form"))
+            rl = self._rl
+            self._hlen = 0
+            if h + rl > self.max_packet_size:
+                return self._fail(ProtocolError(TOO_LARGE, "%s of %d bytes exceeds the maximum packet size %d" % (
+                    packet_name(self._first >> 4), h + rl, self.max_packet_size)))
+            if rl == 0:
+                frames.append((self._first, b"", 0, 0))
+            elif n - i >= rl:
+                if keep:
+                    frames.append((self._first, data, i, i + rl))
+                else:
+                    frames.append((self._first, bytes(mv[i:i + rl]), 0, rl))
+                i += rl
+            else:
+                self._body = bytearray(rl)
+                self._fill = 0
+
+    def _fail(self, err):
+        self._error = err
+        self._body = None
+        self._hlen = 0
+
+    def next_packet(self):
+        """The next whole packet, or None when more data is needed. Raises
+        ProtocolError (and keeps raising it) when the peer broke the protocol."""
+        if self._frames:
+            first, buf, pos, end = self._frames.pop(0)
+            try:
+                return self._parse(first, memoryview(buf), pos, end)
+            except ProtocolError as e:
+                self._frames = []
+                self._fail(e)
+                raise
+        if self._error is not None:
+            raise self._error
+        return None
+
+    def _parse(self, first, buf, pos, end):
+        t = first >> 4
+        flags = first & 15
+        v = self.version
+        if t == 0 or (t == AUTH and v == 4):
+            raise malformed("reserved packet type %d" % t)
+        if not (_FROM_CLIENT if self.server_side else _FROM_SERVER) & (1 << t) or (
+                t == DISCONNECT and v == 4 and not self.server_side):
+            raise protocol_error("%s must not be sent by a %s" % (
+                packet_name(t), "client" if self.server_side else "server"))
+        if t == PUBLISH:
+            return self._publish(flags, buf, pos, end)
+        if flags != (2 if t in (PUBREL, SUBSCRIBE, UNSUBSCRIBE) else 0):
+            raise malformed("reserved flags 0x%X in %s" % (flags, packet_name(t)))
+        p = Packet(t)
+        if t <= PUBREL + 1:  # CONNECT, CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP
+            if t == CONNECT:
+                pos = self._connect(p, buf, pos, end)
+            elif t == CONNACK:
+                pos = self._connack(p, buf, pos, end)
+            else:
+                p.pid, pos = read_pid(buf, pos, end)
+                if v == 5 and pos < end:
+                    pos = self._reason(p, buf, pos, end, ack_codes(t))
+        elif t == SUBSCRIBE or t == UNSUBSCRIBE:
+            p.pid, pos = read_pid(buf, pos, end)
+            if v == 5:
+                p.props, pos = read_props(buf, pos, end, t)
+            topics = []
+            while pos < end:
+                f, pos = read_str(buf, pos, end)
+                if t == SUBSCRIBE:
+                    if pos >= end:
+                        raise malformed("SUBSCRIBE topic filter without options")
+                    o = buf[pos]
+                    pos += 1
+                    if o & (0xC0 if v == 5 else 0xFC) or o & 3 == 3:
+                        raise malformed("invalid subscription options 0x%02X" % o)
+                    if o & 0x30 == 0x30:
+                        raise protocol_error("retain handling 3 is reserved")
+                    f = (f, o)
+                topics.append(f)
+            if not topics:
+                raise protocol_error("%s without topic filters" % packet_name(t))
+            p.topics = topics
+        elif t == SUBACK or t == UNSUBACK:
+            p.pid, pos = read_pid(buf, pos, end)
+            if v == 5:
+                p.props, pos = read_props(buf, pos, end, t)
+            codes = [buf[i] for i in range(pos, end)]
+            pos = end
+            if t == UNSUBACK and v == 4:
+                if codes:
+                    raise malformed("3.1.1 UNSUBACK longer than 2 bytes")
+            else:
+                if not codes:
+                    raise protocol_error("%s without reason codes" % packet_name(t))
+                allowed = UNSUBACK_CODES if t == UNSUBACK else SUBACK_CODES if v == 5 else SUBACK_CODES_V4
+                for c in codes:
+                    if c not in allowed:
+                        raise protocol_error("invalid %s reason code 0x%02X" % (packet_name(t), c))
+            p.reason_codes = codes
+        elif t == DISCONNECT or t == AUTH:
+            if v == 5 and pos < end:
+                pos = self._reason(p, buf, pos, end, DISCONNECT_CODES if t == DISCONNECT else AUTH_CODES)
+        # PINGREQ, PINGRESP and 3.1.1 DISCONNECT have no body
+        if pos != end:
+            raise malformed("%s has %d unexpected trailing bytes" % (packet_name(t), end - pos))
+        return p
+
+    def _reason(self, p, buf, pos, end, allowed):
+        c = buf[pos]
+        if c not in allowed:
+            raise protocol_error("invalid %s reason code 0x%02X" % (packet_name(p.type), c))
+        p.reason_code = c
+        pos += 1
+        if pos < end:
+            p.props, pos = read_props(buf, pos, end, p.type)
+        return pos
+
+    def _publish(self, flags, buf, pos, end):
+        qos = (flags >> 1) & 3
+        if qos == 3:
+            raise malformed("PUBLISH with QoS 3")
+        if flags & 8 and not qos:
+            raise malformed("PUBLISH with DUP set and QoS 0")
+        p = Packet(PUBLISH)
+        p.qos = qos
+        p.dup = flags & 8 != 0
+        p.retain = flags & 1 != 0
+        p.topic, pos = read_str(buf, pos, end)
+        if qos:
+            p.pid, pos = read_pid(buf, pos, end)
+        if self.version == 5:
+            p.props, pos = read_props(buf, pos, end, PUBLISH)
+            if self.server_side and SUBSCRIPTION_IDENTIFIER in p.props:
+                raise protocol_error("a client's PUBLISH must not carry a subscription identifier")
+            if not p.topic and TOPIC_ALIAS not in p.props:
+                raise protocol_error("PUBLISH with an empty topic and no topic alias")
+        elif not p.topic:
+            raise protocol_error("PUBLISH with an empty topic")
+        p.payload = bytes(buf[pos:end])
+        return p
+
+    def _connack(self, p, buf, pos, end):
+        if end - pos < 2:
+            raise malformed("CONNACK shorter than 2 bytes")
+        if buf[pos] & 0xFE:
+            raise malformed("reserved CONNACK flags 0x%02X" % buf[pos])
+        p.session_present = buf[pos] == 1
+        c = buf[pos + 1]
+        pos += 2
+        # The CONNACK's own length says its version: a 5.0 CONNACK has properties, and
+        # a 3.1.1-only broker answers a 5.0 CONNECT with a 2-byte CONNACK (code 1).
+        if pos < end:
+            p.props, pos = read_props(buf, pos, end, CONNACK)
+            if c not in CONNACK_CODES:
+                raise protocol_error("invalid CONNACK reason code 0x%02X" % c)
+        elif c > 5 and (self.version == 4 or c not in CONNACK_CODES):
+            raise protocol_error("invalid CONNACK return code 0x%02X" % c)
+        p.reason_code = c
+        return pos
+
+    def _connect(self, p, buf, pos, end):
+        name, pos = read_str(buf, pos, end)
+        if pos + 4 > end:
+            raise malformed("truncated CONNECT variable header")
+        level = buf[pos]
+        if name != "MQTT" or level not in (4, 5):
+            raise ProtocolError(UNSUPPORTED_VERSION, "unsupported protocol %r level %d" % (name, level))
+        flags = buf[pos + 1]
+        p.keepalive, pos = read_u16(buf, pos + 2, end)
+        if flags & 1:
+            raise malformed("reserved CONNECT flag set")
+        wqos = (flags >> 3) & 3
+        if wqos == 3 or not flags & 4 and flags & 0x38:
+            raise malformed("invalid will flags in CONNECT")
+        if level == 4 and flags & 0xC0 == 0x40:
+            raise protocol_error("3.1.1 CONNECT with a password but no user name")
+        p.proto_level = level
+        p.clean_start = flags & 2 != 0
+        if level == 5:
+            p.props, pos = read_props(buf, pos, end, CONNECT)
+        p.client_id, pos = read_str(buf, pos, end)
+        if flags & 4:
+            wprops = {}
+            if level == 5:
+                wprops, pos = read_props(buf, pos, end, 0)
+            wtopic, pos = read_str(buf, pos, end)
+            wpayload, pos = read_bin(buf, pos, end)
+            p.will = Will(wtopic, wpayload, wqos, flags & 0x20 != 0, wprops)
+        if flags & 0x80:
+            p.username, pos = read_str(buf, pos, end)
+        if flags & 0x40:
+            p.password, pos = read_bin(buf, pos, end)
+        self.version = level
+        return pos

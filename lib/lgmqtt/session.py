@@ -39,7 +39,7 @@ EV_AUTH = const(7)         # (EV_AUTH, reason_code, props)
 EV_ERROR = const(8)        # (EV_ERROR, reason_code, message)  link must be closed now
 EV_PINGRESP = const(9)     # (EV_PINGRESP,)
 
-# in-flight record fields: [pid, qos, stage, packet_bytes, order]
+# in-flight record: [pid, qos, stage, packet_bytes, order, on_wire, sent_ms, ever_sent]
 _WAIT_ACK = const(0)       # PUBLISH sent (or queued), waiting for PUBACK / PUBREC
 _WAIT_COMP = const(1)      # PUBREL sent, waiting for PUBCOMP
 
@@ -184,8 +184,8 @@ class Session:
             self._send(data, now_ms)
             return None
         self._order += 1
-        # [pid, qos, stage, packet, order, on_wire, sent_ms]
-        rec = [pid, qos, _WAIT_ACK, data, self._order, False, now_ms]
+        # [pid, qos, stage, packet, order, on_wire, sent_ms, ever_sent]
+        rec = [pid, qos, _WAIT_ACK, data, self._order, False, now_ms, False]
         self._inflight[pid] = rec
         if self.state == CONNECTED and self.window() > 0:
             self._put_on_wire(rec, now_ms, False)
@@ -193,7 +193,7 @@ class Session:
 
     def _put_on_wire(self, rec, now_ms, dup):
         data = rec[3]
-        if dup and rec[2] == _WAIT_ACK:
+        if dup and rec[7] and rec[2] == _WAIT_ACK:  # DUP only if it went out before
             data = bytearray(data)
             data[0] |= 0x08
             data = bytes(data)
@@ -202,6 +202,7 @@ class Session:
             self._sent_in_window += 1
             rec[5] = True
         rec[6] = now_ms
+        rec[7] = True
         self._send(data, now_ms)
 
     def _release_window(self, now_ms):

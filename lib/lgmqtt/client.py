@@ -1,0 +1,425 @@
+# The asyncio client: drives the sans-I/O Session over a transport stream and
+# supervises the link (connect, keepalive, reconnect with backoff, broker failover).
+#
+# Tasks: one supervisor task owns the link. While connected it runs a reader (bytes ->
+# session events) and a timer (keepalive, ack timeouts); commands from callers run in
+# the caller's task and write the session's outbound bytes directly (one write call per
+# batch, drained only when the stream buffers too much). Every waiter (CONNACK, PUBACK,
+# SUBACK...) is one Event, set by the reader: no polling anywhere.
+import asyncio
+
+from lgmqtt import session as S
+from lgmqtt import transport
+from lgmqtt.brokers import BrokerList
+from lgmqtt.compat import ticks_ms, ticks_diff
+from lgmqtt.errors import (ConnectorError, AUTHENTICATION_FAILED, CONNECTION_FAILED, NOT_CONNECTED,
+                           PROTOCOL_ERROR, TIMEOUT)
+from lgmqtt.reasons import connack_name, reason_name
+
+# client events passed to on_event(kind, info)
+CONNECTED = "connected"          # {"broker", "sessionPresent", "clientId"}
+DISCONNECTED = "disconnected"    # {"broker", "reason"}
+ERROR = "error"                  # ConnectorError
+MESSAGE = "message"              # codec.Packet (topic, payload, qos, retain, dup, pid, props)
+PUBLISHED = "published"          # {"pid", "reasonCode"}
+WARNING = "warning"              # {"message"}
+
+_AUTH_CODES_V4 = (4, 5)
+_AUTH_CODES_V5 = (0x86, 0x87, 0x8C)
+
+
+async def _sleep_ms(ms):
+    await asyncio.sleep(ms / 1000)
+
+
+class _Waiter:
+    # One per outstanding request: the reader sets it with a result or an error.
+    def __init__(self):
+        self.ev = asyncio.Event()
+        self.result = None
+        self.error = None
+
+    def set(self, result=None, error=None):
+        self.result, self.error = result, error
+        self.ev.set()
+
+    async def wait(self):
+        await self.ev.wait()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class Client:
+    def __init__(self, cfg, on_event=None, opener=None):
+        """cfg: the connector's `config` section (host, port, protocol, brokers, clientId, ...)."""
+        self.cfg = cfg
+        self.on_event = on_event
+        self._open = opener or transport.open
+        self.brokers = BrokerList(cfg)
+        will = cfg.get("will")
+        self.session = S.Session(
+            client_id=cfg.get("clientId", ""), version=cfg.get("protocolVersion", 4),
+            keepalive=cfg.get("keepalive", 60), clean_start=cfg.get("clean", True),
+            username=cfg.get("username"), password=cfg.get("password"), will=will,
+            connect_props=cfg.get("connectProperties"), max_packet_size=cfg.get("maxPacketSize", 65536),
+            receive_maximum=cfg.get("receiveMaximum", 65535), topic_alias_maximum=cfg.get("topicAliasMaximum", 16),
+            max_inflight=cfg.get("maxInflight", 20), ack_timeout_ms=cfg.get("ackTimeout", 0))
+        self._tls = None
+        self._tls_warned = False
+        self._stream = None
+        self._buf = bytearray(cfg.get("readBufferSize", 2048))
+        self._sup = None
+        self._stop = False
+        self._connected = asyncio.Event()
+        self._first = None           # _Waiter for the first connect() outcome
+        self._pub_waiters = {}
+        self._req_waiters = {}
+        self._subs = {}
+        self._link_dead = asyncio.Event()
+        self.last_error = None
+        self.reconnects = 0
+        self.attempts = 0
+
+    # ---- events -------------------------------------------------------------------
+    def _emit(self, kind, info):
+        if self.on_event is not None:
+            try:
+                self.on_event(kind, info)
+            except Exception as e:  # a user callback must not break the link
+                if kind != ERROR:
+                    self._emit(ERROR, ConnectorError(PROTOCOL_ERROR, "event callback failed: %r" % e, {"event": kind}))
+
+    # ---- public API ---------------------------------------------------------------
+    @property
+    def connected(self):
+        return self.session.state == S.CONNECTED
+
+    def status(self):
+        s = self.session
+        return {"connected": self.connected, "state": s.state_name(), "broker": self.brokers.current_name(),
+                "brokerIndex": self.brokers.index, "clientId": s.client_id, "protocolVersion": s.version,
+                "sessionPresent": s.session_present, "inflight": s.inflight_count(), "reconnects": self.reconnects,
+                "lastError": self.last_error.to_dict() if self.last_error else None}
+
+    async def connect(self):
+        """Connect (and keep reconnecting until disconnect()). Returns once connected;
+        raises the first failure's ConnectorError (the supervisor keeps trying)."""
+        if self._sup is None:
+            self._stop = False
+            self._first = _Waiter()
+            self._sup = asyncio.create_task(self._supervise())
+        if self.connected:
+            return
+        if self._first is None:
+            self._first = _Waiter()
+        await self._first.wait()
+
+    async def wait_connected(self, timeout_ms=None):
+        if timeout_ms is None:
+            await self._connected.wait()
+        else:
+            await asyncio.wait_for(self._connected.wait(), timeout_ms / 1000)
+
+    async def publish(self, topic, payload, qos=0, retain=False, props=None, wait=True):
+        """Publish; for QoS 1/2 returns the packet id once acknowledged (or at once with
+        wait=False). QoS 1/2 is accepted while the link is down and sent after reconnect."""
+        s = self.session
+        pid = s.publish(topic, payload, qos, retain, props, ticks_ms())
+        if pid is None:
+            await self._flush()
+            return None
+        w = _Waiter() if wait else None
+        if w is not None:
+            self._pub_waiters[pid] = w
+        await self._flush()
+        if w is not None:
+            rc = await w.wait()
+            if rc >= 0x80:
+                raise ConnectorError(PROTOCOL_ERROR, "broker refused the message: %s" % reason_name(rc),
+                                     {"topic": topic, "reasonCode": rc})
+        return pid
+
+    async def subscribe(self, topics, props=None):
+        """topics: [(filter, options)]; returns the granted QoS / reason codes, one per filter."""
+        pid = self.session.subscribe(topics, props, ticks_ms())
+        codes = await self._request(pid)
+        for (filt, opts), rc in zip(topics, codes):
+            if rc < 0x80:
+                self._subs[filt] = opts  # resubscribed after a reconnect without a session
+        return codes
+
+    async def unsubscribe(self, topics, props=None):
+        pid = self.session.unsubscribe(topics, props, ticks_ms())
+        for filt in topics:
+            self._subs.pop(filt, None)
+        return await self._request(pid)
+
+    async def _request(self, pid):
+        w = _Waiter()
+        self._req_waiters[pid] = w
+        await self._flush()
+        return await w.wait()
+
+    async def disconnect(self, reason_code=0):
+        """Clean close: DISCONNECT sent, supervisor stopped, no reconnect."""
+        self._stop = True
+        if self._stream is not None and self.connected:
+            self.session.disconnect(reason_code, None, ticks_ms())
+            try:
+                await self._flush()
+            except (OSError, ConnectorError):
+                pass
+        await self._close_stream()
+        self._link_dead.set()
+        sup, self._sup = self._sup, None
+        if sup is not None:
+            try:
+                await asyncio.wait_for(sup, 2)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                pass
+            except Exception:
+                pass
+        self._fail_requests(ConnectorError(NOT_CONNECTED, "disconnected", {}))
+
+    async def abort(self):
+        """Drop the link without DISCONNECT and stop (the broker publishes the Will):
+        what a power cut looks like from the broker's side."""
+        self._stop = True
+        await self._close_stream()
+        self.session.connection_lost()
+        self._connected.clear()
+        self._link_dead.set()
+        sup, self._sup = self._sup, None
+        if sup is not None:
+            sup.cancel()
+
+    async def use_broker(self, index):
+        """Move to broker `index` of the configured list now (e.g. back to the primary)."""
+        self.brokers.select(index)
+        await self._drop_link("switching broker")
+
+    # ---- writing ------------------------------------------------------------------
+    async def _flush(self):
+        st = self._stream
+        data = self.session.take_outbound()
+        if not data or st is None:
+            return
+        try:
+            st.write(data)
+            await st.drain()
+        except (OSError, ConnectorError) as e:
+            await self._drop_link("write failed: %s" % e)
+
+    # ---- supervision --------------------------------------------------------------
+    async def _supervise(self):
+        delay = self.cfg.get("reconnectPeriod", 1000)
+        max_attempts = self.cfg.get("maxReconnectAttempts", 0)
+        failures = 0
+        while not self._stop:
+            self.attempts += 1
+            err = await self._connect_once()
+            if err is None:
+                failures = 0
+                delay = self.cfg.get("reconnectPeriod", 1000)
+                await self._serve()
+                if self._stop:
+                    break
+                self.reconnects += 1
+                continue
+            failures += 1
+            self.last_error = err
+            self._emit(ERROR, err)
+            if self._first is not None:
+                self._first.set(error=err)
+                self._first = None
+            if max_attempts and failures >= max_attempts:
+                self._fail_requests(err)
+                break
+            self.brokers.failed()
+            # Exponential backoff with jitter; authentication failures back off harder:
+            # retrying bad credentials fast only locks the account and burns battery.
+            if err.error == AUTHENTICATION_FAILED:
+                delay = max(delay, self.cfg.get("authRetryPeriod", 5000))
+            await _sleep_ms(delay // 2 + (ticks_ms() * 7919) % (delay // 2 + 1))
+            delay = min(delay * 2, self.cfg.get("maxReconnectPeriod", 60000))
+        self._sup = None
+
+    def _tls_context(self, broker):
+        if broker.get("protocol", self.cfg.get("protocol", "mqtt")) != "mqtts":
+            return None
+        if self._tls is None:
+            tls = self.cfg.get("tls", {}) or {}
+            verify = self.cfg.get("rejectUnauthorized", tls.get("rejectUnauthorized", True))
+            if not verify and not self._tls_warned:
+                self._tls_warned = True
+                self._emit(WARNING, {"message": "TLS server verification is off (rejectUnauthorized: false)"})
+            self._tls = transport.tls_context(ca=tls.get("ca"), cert=tls.get("cert"), key=tls.get("key"),
+                                              verify=verify)
+        return self._tls
+
+    async def _connect_once(self):
+        b = self.brokers.current()
+        timeout = self.cfg.get("connectTimeout", 10000)
+        try:
+            ctx = self._tls_context(b)
+            self._stream = await self._open(b["host"], b["port"], ssl=ctx, server_hostname=b.get("servername"),
+                                            timeout_ms=timeout)
+            t0 = ticks_ms()
+            self.session.connect(t0)
+            await self._flush()
+            while self.session.state == S.CONNECTING:
+                left = timeout - ticks_diff(ticks_ms(), t0)
+                if left <= 0:
+                    raise ConnectorError(TIMEOUT, "no CONNACK within %d ms" % timeout,
+                                         {"host": b["host"], "port": b["port"]})
+                n = await asyncio.wait_for(self._stream.readinto(self._buf), left / 1000)
+                if not n:
+                    raise ConnectorError(CONNECTION_FAILED, "broker closed the connection during CONNECT",
+                                         {"host": b["host"], "port": b["port"], "reason": "EOF"})
+                for ev in self.session.receive_data(memoryview(self._buf)[:n], ticks_ms()):
+                    err = self._on_handshake_event(ev, b)
+                    if err is not None:
+                        raise err
+        except ConnectorError as e:
+            await self._close_stream()
+            self.session.connection_lost()
+            return e
+        except asyncio.TimeoutError:
+            await self._close_stream()
+            self.session.connection_lost()
+            return ConnectorError(TIMEOUT, "no CONNACK within %d ms" % timeout, {"host": b["host"], "port": b["port"]})
+        except OSError as e:
+            await self._close_stream()
+            self.session.connection_lost()
+            return ConnectorError(CONNECTION_FAILED, "connection to %s:%d failed: %s" % (b["host"], b["port"], e),
+                                  {"host": b["host"], "port": b["port"], "reason": str(e)})
+        if not self.session.session_present and self._subs:
+            # The broker forgot us (clean start or expired session): without this, a
+            # device silently stops receiving commands after its first reconnect.
+            self.session.subscribe(list(self._subs.items()), None, ticks_ms())
+        await self._flush()  # re-sent in-flight messages and resubscriptions
+        return None
+
+    def _on_handshake_event(self, ev, b):
+        kind = ev[0]
+        if kind == S.EV_CONNACK:
+            rc = ev[2]
+            v = self.session.version
+            if rc:
+                name = connack_name(v, rc)
+                if rc in (_AUTH_CODES_V4 if v == 4 else _AUTH_CODES_V5):
+                    return ConnectorError(AUTHENTICATION_FAILED, "broker refused the credentials: %s" % name,
+                                          {"username": self.session.username, "reason": name})
+                return ConnectorError(CONNECTION_FAILED, "broker refused the connection: %s" % name,
+                                      {"host": b["host"], "port": b["port"], "reason": name})
+            self._on_connected(ev[1], b)
+            return None
+        if kind == S.EV_ERROR:
+            return ConnectorError(PROTOCOL_ERROR, ev[2], {"host": b["host"], "port": b["port"], "reasonCode": ev[1]})
+        self._dispatch(ev)
+        return None
+
+    def _on_connected(self, session_present, b):
+        self._connected.set()
+        self._link_dead = asyncio.Event()
+        self.last_error = None
+        info = {"broker": self.brokers.current_name(), "sessionPresent": session_present,
+                "clientId": self.session.client_id}
+        if self._first is not None:
+            self._first.set()
+            self._first = None
+        self._emit(CONNECTED, info)
+
+    async def _serve(self):
+        reader = asyncio.create_task(self._reader())
+        timer = asyncio.create_task(self._timer())
+        await self._link_dead.wait()
+        for t in (reader, timer):
+            t.cancel()
+        for t in (reader, timer):
+            try:
+                await t
+            except BaseException:  # noqa: B036 - cancelled tasks end here
+                pass
+
+    async def _drop_link(self, reason):
+        if self._link_dead.is_set():
+            return
+        self._connected.clear()
+        self.session.connection_lost()
+        await self._close_stream()
+        # requests without a session-level retry (SUBSCRIBE/UNSUBSCRIBE) fail now;
+        # publishes stay in flight and complete after the reconnect
+        self._fail_requests(ConnectorError(NOT_CONNECTED, "link lost: %s" % reason, {"reason": reason}), pubs=False)
+        self._emit(DISCONNECTED, {"broker": self.brokers.current_name(), "reason": reason})
+        self._link_dead.set()
+
+    async def _close_stream(self):
+        st, self._stream = self._stream, None
+        if st is not None:
+            await st.close()
+
+    def _fail_requests(self, err, pubs=True):
+        reqs, self._req_waiters = self._req_waiters, {}
+        for w in reqs.values():
+            w.set(error=err)
+        if pubs:
+            pw, self._pub_waiters = self._pub_waiters, {}
+            for w in pw.values():
+                w.set(error=err)
+
+    async def _reader(self):
+        buf = self._buf
+        mv = memoryview(buf)
+        try:
+            while True:
+                n = await self._stream.readinto(buf)
+                if not n:
+                    await self._drop_link("broker closed the connection")
+                    return
+                for ev in self.session.receive_data(mv[:n], ticks_ms()):
+                    self._dispatch(ev)
+                    if ev[0] == S.EV_ERROR or ev[0] == S.EV_DISCONNECT:
+                        await self._flush()
+                        await self._drop_link(self._reason(ev))
+                        return
+                await self._flush()
+        except (OSError, ConnectorError) as e:
+            await self._drop_link("read failed: %s" % e)
+
+    def _reason(self, ev):
+        if ev[0] == S.EV_ERROR:
+            return "protocol error: %s" % ev[2]
+        return "broker disconnected: %s" % reason_name(ev[1])
+
+    async def _timer(self):
+        while True:
+            now = ticks_ms()
+            evs = self.session.tick(now)
+            for ev in evs:
+                self._dispatch(ev)
+                if ev[0] == S.EV_ERROR:
+                    await self._drop_link(ev[2])
+                    return
+            await self._flush()
+            wait = self.session.next_timeout(ticks_ms())
+            await _sleep_ms(1000 if wait is None else max(10, min(wait, 1000)))
+
+    def _dispatch(self, ev):
+        kind = ev[0]
+        if kind == S.EV_MESSAGE:
+            self._emit(MESSAGE, ev[1])
+        elif kind == S.EV_PUBLISHED:
+            w = self._pub_waiters.pop(ev[1], None)
+            if w is not None:
+                w.set(ev[2])
+            self._emit(PUBLISHED, {"pid": ev[1], "reasonCode": ev[2]})
+        elif kind == S.EV_SUBACK or kind == S.EV_UNSUBACK:
+            w = self._req_waiters.pop(ev[1], None)
+            if w is not None:
+                w.set(ev[2])
+        elif kind == S.EV_ERROR:
+            err = ConnectorError(PROTOCOL_ERROR, ev[2], {"reasonCode": ev[1]})
+            self.last_error = err
+            self._emit(ERROR, err)

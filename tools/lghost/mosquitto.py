@@ -79,7 +79,8 @@ class Broker:
     (e.g. max_packet_size 1024, max_inflight_messages 5)."""
 
     def __init__(self, workdir=None, users=None, certs=None, require_cert=False, options=(), port=None,
-                 env_prefix="LG_BROKER"):
+                 env_prefix="LG_BROKER", persistence=False):
+        self.persistence = persistence
         self.env_prefix = env_prefix
         self.workdir = workdir or tempfile.mkdtemp(prefix="lgmqtt-broker-")
         self.host = "127.0.0.1"
@@ -94,7 +95,11 @@ class Broker:
 
     def _write_config(self):
         lines = ["per_listener_settings true", "log_dest stderr", "log_type error", "log_type warning",
-                 "persistence false"]
+                 ]
+        if self.persistence:  # sessions and queued messages survive a restart (not a kill -9)
+            lines += ["persistence true", "persistence_location %s/" % self.workdir, "autosave_interval 1"]
+        else:
+            lines.append("persistence false")
         if os.geteuid() == 0:
             lines.append("user root")
 

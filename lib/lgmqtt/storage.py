@@ -169,6 +169,12 @@ class RamStorage:
 
 
 # --- raw flash ----------------------------------------------------------------------
+def _ok(ret):
+    # Block devices return None (or 0) on success; a Python one may return -errno.
+    if ret:
+        raise OSError(-ret if ret < 0 else ret)
+
+
 class BlockSegment:
     def __init__(self, bdev, first_block, bs, size):
         self._bdev = bdev
@@ -186,17 +192,17 @@ class BlockSegment:
         if n < len(buf):
             buf = memoryview(buf)[:n]
         # Extended protocol: an offset inside the block; reads may cross blocks.
-        self._bdev.readblocks(self._first + pos // self._bs, buf, pos % self._bs)
+        _ok(self._bdev.readblocks(self._first + pos // self._bs, buf, pos % self._bs))
         return n
 
     def write(self, pos, data):
         if pos < 0 or pos + len(data) > self._size:
             raise OSError(_ENOSPC)
         # Program only (offset form never erases); the log writes erased space only.
-        self._bdev.writeblocks(self._first + pos // self._bs, data, pos % self._bs)
+        _ok(self._bdev.writeblocks(self._first + pos // self._bs, data, pos % self._bs))
 
     def flush(self):
-        self._bdev.ioctl(3, 0)
+        _ok(self._bdev.ioctl(3, 0))
 
     def close(self):
         pass
@@ -229,8 +235,14 @@ class BlockStorage:
     def reset(self, i):
         b = self._base(i)
         for j in range(self._k):
-            self._bdev.ioctl(6, b + j)
+            _ok(self._bdev.ioctl(6, b + j))
         return BlockSegment(self._bdev, b, self._bs, self.segment_size)
 
     def remove(self, i):
         self.reset(i)
+
+    def format(self, segments):
+        """Erase the first `segments` segments: do it once before a partition's first
+        use (old data there would read as corrupt records until reclaimed)."""
+        for i in range(segments):
+            self.reset(i)

@@ -8,7 +8,7 @@ import signal
 import threading
 import time
 
-from mpy import PORTABLE, popen
+from lghost.mpy import PORTABLE, popen
 from faults import body_for
 from lgmqtt.ringlog import RingLog
 from lgmqtt.storage import FileStorage

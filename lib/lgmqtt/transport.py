@@ -26,7 +26,7 @@
 #   the IO queue instead. So pass hello.
 import asyncio
 
-from lgmqtt import compat
+from lgmqtt import compat, compat_net
 from lgmqtt.errors import CONNECTION_FAILED, CONFIG_ERROR, TIMEOUT, ConnectorError
 
 
@@ -39,7 +39,7 @@ def tls_context(ca=None, cert=None, key=None, verify=True):
     if (cert is None) != (key is None):
         raise ConnectorError(CONFIG_ERROR, "TLS client certificate and key go together", {"reason": "cert without key"})
     try:
-        return compat.tls_context(_ders(ca) if ca else [], _ders(cert)[0] if cert else None,
+        return compat_net.tls_context(_ders(ca) if ca else [], _ders(cert)[0] if cert else None,
                                   _ders(key)[0] if key else None, verify)
     except (ValueError, OSError) as e:
         raise ConnectorError(CONFIG_ERROR, "unusable TLS certificate or key: %s" % _text(e), {"reason": _text(e)})
@@ -83,12 +83,12 @@ async def open(host, port, ssl=None, server_hostname=None, timeout_ms=10000, hel
 
 async def _open(host, port, ssl, server_hostname, timeout_ms, hello, t0, details):
     try:
-        ai = await compat.resolve(host, port)
+        ai = await compat_net.resolve(host, port)
     except OSError as e:
         raise _fail(details, "name resolution failed: " + _text(e))
     try:
         left = timeout_ms - compat.ticks_diff(compat.ticks_ms(), t0)
-        io, nodelay = await compat.connect(ai, ssl, server_hostname or host, hello, left)
+        io, nodelay = await compat_net.connect(ai, ssl, server_hostname or host, hello, left)
     except (OSError, ValueError) as e:  # ValueError: MicroPython's certificate failures
         err = _fail(details, _reason(e, ssl))
         if _errname(e) == "ETIMEDOUT":  # MicroPython's blocking handshake hit its bound
@@ -108,7 +108,7 @@ class Stream:
         """Buffer `data` (MicroPython sends what the socket takes at once). Never raises."""
         if self._error is None:
             try:
-                compat.stream_write(self._io, data)
+                compat_net.stream_write(self._io, data)
             except OSError as e:
                 self._error = e
 
@@ -116,7 +116,7 @@ class Stream:
         """Flush what write() buffered; ConnectorError(CONNECTION_FAILED) on a dead link."""
         if self._error is None:
             try:
-                await compat.stream_drain(self._io)
+                await compat_net.stream_drain(self._io)
                 return
             except OSError as e:
                 self._error = e
@@ -125,20 +125,20 @@ class Stream:
     async def readinto(self, buf):
         """Read what is there (at least one byte) into buf; 0 at end of stream."""
         try:
-            return await compat.stream_readinto(self._io, buf)
+            return await compat_net.stream_readinto(self._io, buf)
         except OSError as e:
             raise self._lost(e)
 
     async def read(self, n):
         """Up to n bytes, at least one; b"" at end of stream."""
         try:
-            return await compat.stream_read(self._io, n)
+            return await compat_net.stream_read(self._io, n)
         except OSError as e:
             raise self._lost(e)
 
     async def close(self):
         try:
-            await compat.stream_close(self._io)
+            await compat_net.stream_close(self._io)
         except Exception:  # noqa: S110 - closing a dead link must not raise
             pass
 
@@ -174,18 +174,26 @@ def _reason(e, tls):
         return "certificate verify failed: " + vm
     if isinstance(e, ValueError):  # MicroPython: mbedtls' verify text in a ValueError
         return "certificate verify failed: " + _text(e)
-    code = e.args[0] if e.args else None
-    if isinstance(code, int):
-        if code < 0 and len(e.args) > 1:  # MicroPython: (-0x7780, "MBEDTLS_ERR_...")
-            return "TLS handshake failed: %s" % e.args[1]
-        name = _errname(e)
-        if name:
-            what = _ERRNO_TEXT.get(name, name)
-            return ("%s during TLS handshake (%s)" if tls else "%s (%s)") % (what, name)
-    r = getattr(e, "reason", None)  # CPython ssl.SSLError
+    r = getattr(e, "reason", None)  # CPython ssl.SSLError (its args[0] is no errno)
     if r:
         return "TLS error: %s" % r
+    code = e.args[0] if e.args else None
+    if isinstance(code, int) and code < 0:  # MicroPython: mbedtls' code, maybe its name
+        name = e.args[1] if len(e.args) > 1 else _MBEDTLS.get(code, "mbedtls error -0x%04x" % -code)
+        return "TLS error: %s" % name
+    name = _errname(e)
+    if name:
+        return ("%s during TLS handshake (%s)" if tls else "%s (%s)") % (_ERRNO_TEXT.get(name, name), name)
     return _text(e)
+
+
+# The mbedtls codes a client meets without their name (read/write errors carry only the number).
+_MBEDTLS = {
+    -0x7780: "fatal alert from the peer (MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE)",
+    -0x7880: "peer sent close_notify (MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)",
+    -0x7600: "CA chain required (MBEDTLS_ERR_SSL_CA_CHAIN_REQUIRED)",
+    -0x2700: "certificate verify failed (MBEDTLS_ERR_X509_CERT_VERIFY_FAILED)",
+}
 
 
 def _text(e):
@@ -199,4 +207,9 @@ def _errname(e):
         return None
     import errno
 
+    # MicroPython's errno lacks some names: look ours up first; EPIPE is 32 on Linux and
+    # on newlib (ESP32) alike, and MicroPython raises it writing to a closed link.
+    for name in _ERRNO_TEXT:
+        if getattr(errno, name, 32 if name == "EPIPE" else None) == code:
+            return name
     return errno.errorcode.get(code)

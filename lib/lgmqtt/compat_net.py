@@ -16,6 +16,7 @@ _TCP_NODELAY = const(1)  # the unix port's socket module lacks the names; values
 if MICROPYTHON:
     import asyncio as _aio
     import errno as _errno
+    import select as _select
     import socket as _socket
     from asyncio import core as _core
 
@@ -46,9 +47,7 @@ if MICROPYTHON:
                 if e.errno != _errno.EINPROGRESS:  # 115 on Linux, 119 on newlib (ESP32)
                     raise
             await _wait_writable(s)
-            # The unix port has no getsockopt(SO_ERROR): a zero-byte send() raises the
-            # pending connect error (ECONNREFUSED...) and is a no-op on a good socket.
-            s.send(b"")
+            _check_connected(s)
             nodelay = _nodelay(s)
             if ssl:
                 s = _tls(s, ssl, server_hostname, hello, block_ms)
@@ -62,6 +61,17 @@ if MICROPYTHON:
         except BaseException:  # noqa: B036 - includes cancellation by the timeout
             s.close()
             raise
+
+    def _check_connected(s):
+        # Writable also means "the connect failed". The unix port has no getsockopt(SO_ERROR);
+        # a zero-byte send() raises the pending error (ECONNREFUSED...) and is a no-op on a
+        # good socket. Should a port's send() not report it, POLLERR/POLLHUP still does.
+        s.send(b"")
+        p = _select.poll()
+        p.register(s, _select.POLLOUT)
+        for _, ev in p.poll(0):
+            if ev & (_select.POLLERR | _select.POLLHUP):
+                raise OSError(_errno.ECONNREFUSED)
 
     def _tls(s, ctx, server_hostname, hello, block_ms):
         if hello:

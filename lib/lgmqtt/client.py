@@ -263,11 +263,12 @@ class Client:
         timeout = self.cfg.get("connectTimeout", 10000)
         try:
             ctx = self._tls_context(b)
-            self._stream = await self._open(b["host"], b["port"], ssl=ctx, server_hostname=b.get("servername"),
-                                            timeout_ms=timeout)
             t0 = ticks_ms()
             self.session.connect(t0)
-            await self._flush()
+            # CONNECT goes out as the transport's first bytes: on MicroPython that write
+            # is what drives the TLS handshake without blocking the loop.
+            self._stream = await self._open(b["host"], b["port"], ssl=ctx, server_hostname=b.get("servername"),
+                                            timeout_ms=timeout, hello=self.session.take_outbound())
             while self.session.state == S.CONNECTING:
                 left = timeout - ticks_diff(ticks_ms(), t0)
                 if left <= 0:

@@ -11,7 +11,8 @@ from lgmqtt.wire import (  # noqa: F401  (re-exported)
     UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT, AUTH, MAX_VARINT,
     ProtocolError, Packet, Will, varint_size, write_varint, read_varint, encode_varint,
     str_bytes, bin_bytes, check_int, check_pid, ack_codes,
-    CONNACK_CODES, SUBACK_CODES, SUBACK_CODES_V4, UNSUBACK_CODES, DISCONNECT_CODES, AUTH_CODES,
+    CONNACK_CODES, PUBACK_CODES, PUBREL_CODES, SUBACK_CODES, SUBACK_CODES_V4, UNSUBACK_CODES,
+    DISCONNECT_CODES, AUTH_CODES,
 )
 from lgmqtt.props import (  # noqa: F401
     PAYLOAD_FORMAT_INDICATOR, MESSAGE_EXPIRY_INTERVAL, CONTENT_TYPE, RESPONSE_TOPIC,

@@ -158,6 +158,8 @@ class Decoder:
             topics = []
             while pos < end:
                 f, pos = read_str(buf, pos, end)
+                if not f:
+                    raise protocol_error("empty topic filter in %s" % packet_name(t))
                 if t == SUBSCRIBE:
                     if pos >= end:
                         raise malformed("SUBSCRIBE topic filter without options")
@@ -276,6 +278,8 @@ class Decoder:
             if level == 5:
                 wprops, pos = read_props(buf, pos, end, 0)
             wtopic, pos = read_str(buf, pos, end)
+            if not wtopic:
+                raise protocol_error("empty will topic")
             wpayload, pos = read_bin(buf, pos, end)
             p.will = Will(wtopic, wpayload, wqos, flags & 0x20 != 0, wprops)
         if flags & 0x80:

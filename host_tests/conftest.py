@@ -30,7 +30,7 @@ if LIB not in sys.path:
 if PORTABLE not in sys.path:
     sys.path.insert(0, PORTABLE)
 
-pytest_plugins = ["brokers"]
+pytest_plugins = ["brokers", "peer_vectors"]
 
 _MARK = "@@LGTEST "
 _INTERPS = ("cpython", "micropython")

@@ -16,9 +16,10 @@ from lgmqtt.wire import (
     CONNECT, CONNACK, PUBLISH, PUBREL, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK,
     DISCONNECT, AUTH, TOO_LARGE, UNSUPPORTED_VERSION,
     ProtocolError, Packet, Will, malformed, protocol_error,
-    read_varint, read_u16, read_str, read_bin, read_pid, ack_codes,
+    read_varint, read_u16, read_str, read_bin, read_pid, ack_codes, utf8_ok,
     CONNACK_CODES, SUBACK_CODES, SUBACK_CODES_V4, UNSUBACK_CODES, DISCONNECT_CODES, AUTH_CODES,
 )
+from lgmqtt.compat import MICROPYTHON
 from lgmqtt.props import read_props, packet_name, SUBSCRIPTION_IDENTIFIER, TOPIC_ALIAS
 
 # Packet types each side may receive (bit 1 << type).
@@ -118,6 +119,8 @@ class Decoder:
         if self._frames:
             first, buf, pos, end = self._frames.pop(0)
             try:
+                if first >> 4 == PUBLISH:  # the hot path: valid both ways, both versions
+                    return self._publish(first & 15, memoryview(buf), pos, end)
                 return self._parse(first, memoryview(buf), pos, end)
             except ProtocolError as e:
                 self._frames = []
@@ -158,6 +161,8 @@ class Decoder:
             topics = []
             while pos < end:
                 f, pos = read_str(buf, pos, end)
+                if not f:
+                    raise protocol_error("empty topic filter in %s" % packet_name(t))
                 if t == SUBSCRIBE:
                     if pos >= end:
                         raise malformed("SUBSCRIBE topic filter without options")
@@ -217,7 +222,20 @@ class Decoder:
         p.qos = qos
         p.dup = flags & 8 != 0
         p.retain = flags & 1 != 0
-        p.topic, pos = read_str(buf, pos, end)
+        # read_str inlined: a call costs more than the check on MicroPython
+        if pos + 2 > end:
+            raise malformed("truncated topic length")
+        e = pos + 2 + ((buf[pos] << 8) | buf[pos + 1])
+        if e > end:
+            raise malformed("topic runs past the end of its packet")
+        try:
+            topic = str(buf[pos + 2:e], "utf-8")
+        except UnicodeError:
+            raise malformed("invalid UTF-8 string")
+        if (MICROPYTHON and len(topic) != e - pos - 2 and not utf8_ok(buf, pos + 2, e)) or "\x00" in topic:
+            raise malformed("invalid UTF-8 topic")
+        p.topic = topic
+        pos = e
         if qos:
             p.pid, pos = read_pid(buf, pos, end)
         if self.version == 5:
@@ -276,6 +294,8 @@ class Decoder:
             if level == 5:
                 wprops, pos = read_props(buf, pos, end, 0)
             wtopic, pos = read_str(buf, pos, end)
+            if not wtopic:
+                raise protocol_error("empty will topic")
             wpayload, pos = read_bin(buf, pos, end)
             p.will = Will(wtopic, wpayload, wqos, flags & 0x20 != 0, wprops)
         if flags & 0x80:

@@ -218,7 +218,7 @@ def read_pid(buf, pos, end):
     return pid, pos
 
 
-def _utf8_ok(buf, a, b):
+def utf8_ok(buf, a, b):
     """Strict UTF-8 check of buf[a:b] (RFC 3629: no overlong forms, no surrogates,
     nothing past U+10FFFF). Only needed on MicroPython, whose str() accepts those."""
     i = a
@@ -256,7 +256,7 @@ def read_str(buf, pos, end):
         s = str(buf[pos:e], "utf-8")
     except UnicodeError:
         raise malformed("invalid UTF-8 string")
-    if MICROPYTHON and len(s) != e - pos and not _utf8_ok(buf, pos, e):
+    if MICROPYTHON and len(s) != e - pos and not utf8_ok(buf, pos, e):
         raise malformed("invalid UTF-8 string")
     if "\x00" in s:
         raise malformed("U+0000 in UTF-8 string")
@@ -282,7 +282,7 @@ def str_bytes(s, what):
         raise ValueError("%s is not valid Unicode (lone surrogate)" % what)
     if len(b) > 0xFFFF:
         raise ValueError("%s is %d bytes in UTF-8, more than 65535" % (what, len(b)))
-    if MICROPYTHON and len(b) != len(s) and not _utf8_ok(b, 0, len(b)):
+    if MICROPYTHON and len(b) != len(s) and not utf8_ok(b, 0, len(b)):
         raise ValueError("%s is not valid Unicode (surrogate)" % what)
     if "\x00" in s:
         raise ValueError("%s contains U+0000" % what)
@@ -290,9 +290,11 @@ def str_bytes(s, what):
 
 
 def bin_bytes(v, what, limit=0xFFFF):
-    if isinstance(v, str):
+    t = type(v)
+    if t is str:
         v = v.encode()
-    elif not isinstance(v, (bytes, bytearray, memoryview)):
+    elif t is not bytes and t is not bytearray and t is not memoryview and not isinstance(
+            v, (bytes, bytearray, memoryview)):
         raise ValueError("%s must be bytes, not %s" % (what, type(v).__name__))
     if len(v) > limit:
         raise ValueError("%s is %d bytes, more than %d" % (what, len(v), limit))

@@ -67,6 +67,7 @@ class Session:
         self.ack_timeout_ms = ack_timeout_ms  # 0: only keepalive decides the link is dead
         self.state = DISCONNECTED
         self._out = []
+        self.outbound_size = 0    # bytes waiting in the outbound buffer
         self._next_pid = 1
         self._order = 0
         self._inflight = {}       # pid -> record, QoS 1/2 publishes (sent or waiting for window)
@@ -111,6 +112,7 @@ class Session:
         if not out:
             return b""
         self._out = []
+        self.outbound_size = 0
         return out[0] if len(out) == 1 else b"".join(out)
 
     def has_outbound(self):
@@ -118,6 +120,7 @@ class Session:
 
     def _send(self, data, now_ms):
         self._out.append(data)
+        self.outbound_size += len(data)
         self._last_send = now_ms
 
     # ---- commands -----------------------------------------------------------------
@@ -132,6 +135,7 @@ class Session:
             if self.topic_alias_maximum:
                 props[codec.TOPIC_ALIAS_MAXIMUM] = self.topic_alias_maximum
         self._out = []
+        self.outbound_size = 0
         self._reset_link_limits()
         self._in_aliases = {}
         self.decoder = codec.Decoder(self.version, self.max_packet_size or 268435460)
@@ -144,6 +148,7 @@ class Session:
         """The transport is gone (EOF, reset, timeout). In-flight messages are kept."""
         self.state = DISCONNECTED
         self._out = []
+        self.outbound_size = 0
         self._sent_in_window = 0
         for rec in self._inflight.values():
             rec[5] = False  # not on the wire any more
@@ -308,7 +313,9 @@ class Session:
     # ---- incoming -----------------------------------------------------------------
     def _fail(self, reason_code, message, send=True):
         if send and self.version == 5 and self.state in (CONNECTING, CONNECTED):
-            self._out = [codec.encode_disconnect(5, reason_code)]
+            self._out = []
+            self.outbound_size = 0
+            self._send(codec.encode_disconnect(5, reason_code), self._last_send)
         self.state = CLOSED
         return [(EV_ERROR, reason_code, message)]
 

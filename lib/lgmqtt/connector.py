@@ -1,0 +1,343 @@
+# The Looking Glass connector on the device:
+#
+#   connector = Connector(config)          # parsed config.json (seed shape); store=(history, outbox) optional
+#   connector.on("message-received", cb)   # plain function or coroutine function
+#   result = await connector.execute("mqtt:publish", "write", {"topic": ..., "payload": ..., "qos": 1})
+#
+# It owns the pieces and the promises between them: a QoS 1/2 message (and QoS 0 with
+# queueQoSZero while the link is down) is in the persistent outbox before `write`
+# returns; it is sent when connected and acknowledged in the outbox when the broker
+# acknowledges it; after a reconnect or a reboot, what is not acknowledged is re-sent
+# in order. Capability handlers live in lgmqtt.ops; remote invocation in lgmqtt.remote.
+import asyncio
+
+from lgmqtt import client as C
+from lgmqtt import codec
+from lgmqtt import config as config_mod
+from lgmqtt import payloads
+from lgmqtt.compat import time_s
+from lgmqtt.errors import ConnectorError, CAPABILITY_DISABLED, INVALID_PARAMS, NOT_CONNECTED, PROTOCOL_ERROR
+from lgmqtt.isotime import format_iso
+
+EVENTS = ("connected", "disconnected", "error", "message-received", "message-published", "publish-error",
+          "subscription-error", "debug")
+
+
+def _now_iso():
+    return format_iso(time_s())
+
+
+def _read_pem(v):
+    """A PEM string, or a path to a PEM/DER file on the device's filesystem -> bytes."""
+    if v is None:
+        return None
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v)
+    if v.startswith("-----BEGIN"):
+        return v.encode()
+    with open(v, "rb") as f:
+        return f.read()
+
+
+class _Pending:
+    # A publish handed to the client: what the message-published event needs, and the
+    # write() caller waiting for the acknowledgement (if any).
+    def __init__(self, oid, topic, payload, qos, retain):
+        self.oid, self.topic, self.payload, self.qos, self.retain = oid, topic, payload, qos, retain
+        self.done = None  # asyncio.Event when a caller waits
+        self.result = None
+
+
+class Connector:
+    def __init__(self, config, store=None, opener=None):
+        self.doc = config_mod.validate(config)
+        self.cfg = self.doc["config"]
+        caps = self.doc["capabilities"]
+        self.capabilities = [c for c in caps["enabled"] if c not in caps["disabled"]]
+        self._handlers = {}
+        self.debug = False
+        if store is None:
+            from lgmqtt.store import open_store
+
+            store = open_store(self.cfg.get("history", {}))
+        self.history, self.outbox = store
+        self._opener = opener
+        self.client = None
+        self._by_pid = {}          # packet id -> _Pending
+        self._sent_oids = set()    # outbox ids handed to the client in this process
+        self._drainer = None
+        self.subscriptions = {}    # filter -> qos (the client resubscribes after a reconnect)
+        from lgmqtt.ops import Registry
+
+        self.topics = Registry(self.cfg.get("topics", []))
+        self.remote = None
+        rcfg = self.cfg.get("remote", {})
+        if rcfg.get("enabled", True):
+            from lgmqtt.remote import Remote
+
+            self.remote = Remote(self, rcfg)
+
+    # ---- events -------------------------------------------------------------------
+    def on(self, event, callback):
+        if event not in EVENTS:
+            raise ConnectorError(INVALID_PARAMS, "unknown event %r" % event, {"event": event, "known": list(EVENTS)})
+        self._handlers.setdefault(event, []).append(callback)
+
+    def off(self, event, callback=None):
+        cbs = self._handlers.get(event, [])
+        if callback is None:
+            cbs.clear()
+        elif callback in cbs:
+            cbs.remove(callback)
+
+    def set_debug_mode(self, flag):
+        self.debug = bool(flag)
+
+    def _debug(self, message, **info):
+        if self.debug:
+            info["message"] = message
+            info["timestamp"] = _now_iso()
+            self.emit("debug", info)
+
+    def emit(self, event, data):
+        for cb in list(self._handlers.get(event, ())):
+            try:
+                r = cb(data)
+                if r is not None and hasattr(r, "send"):  # a coroutine: run it, catch what it raises
+                    asyncio.create_task(self._guard(event, r))
+            except Exception as e:
+                self._callback_failed(event, e)
+
+    async def _guard(self, event, coro):
+        try:
+            await coro
+        except Exception as e:
+            self._callback_failed(event, e)
+
+    def _callback_failed(self, event, e):
+        if event == "error":
+            return  # an error handler that fails must not loop
+        self.emit("error", {"error": PROTOCOL_ERROR, "message": "%s callback failed: %r" % (event, e),
+                            "timestamp": _now_iso()})
+
+    # ---- dispatch -----------------------------------------------------------------
+    async def execute(self, capability, operation, params=None):
+        from lgmqtt import ops
+
+        if capability not in config_mod.CAPABILITIES:
+            raise ConnectorError(CAPABILITY_DISABLED, "unknown capability %r" % capability,
+                                 {"capability": capability, "enabled": self.capabilities})
+        if capability not in self.capabilities:
+            raise ConnectorError(CAPABILITY_DISABLED, "capability %s is disabled" % capability,
+                                 {"capability": capability, "enabled": self.capabilities})
+        handler = ops.HANDLERS.get((capability, operation))
+        if handler is None:
+            raise ConnectorError(INVALID_PARAMS, "%s has no operation %r" % (capability, operation),
+                                 {"capability": capability, "operation": operation,
+                                  "operations": [o for c, o in ops.HANDLERS if c == capability]})
+        if params is not None and not isinstance(params, dict):
+            raise ConnectorError(INVALID_PARAMS, "params must be an object", {"params": type(params).__name__})
+        self._debug("execute", capability=capability, operation=operation)
+        return await handler(self, params or {})
+
+    # ---- connection ---------------------------------------------------------------
+    def _client_config(self):
+        c = dict(self.cfg)
+        tls = c.get("tls") or {}
+        c["tls"] = {"ca": _read_pem(tls.get("ca")), "cert": _read_pem(tls.get("cert")), "key": _read_pem(tls.get("key"))}
+        if "rejectUnauthorized" in tls:
+            c["rejectUnauthorized"] = tls["rejectUnauthorized"]
+        v5 = c.get("protocolVersion") == 5
+        c["connectProperties"] = payloads.props_to_wire(c.get("properties")) if v5 else None
+        w = c.get("will")
+        if w:
+            data, ctype = payloads.encode(w.get("payload", ""))
+            wprops = payloads.props_to_wire(w.get("properties")) if v5 else None
+            c["will"] = codec.Will(w["topic"], data, w.get("qos", 0), w.get("retain", False), wprops)
+        return c
+
+    @property
+    def connected(self):
+        return self.client is not None and self.client.connected
+
+    async def connect(self):
+        if self.client is None:
+            self.client = C.Client(self._client_config(), self._on_client_event, self._opener)
+        await self.client.connect()
+        return {"success": True, "connected": True, "clientId": self.client.session.client_id,
+                "broker": self.client.brokers.current_name()}
+
+    async def disconnect(self):
+        if self.client is not None:
+            await self.client.disconnect()
+        self._release_waiters(queued=True)
+        self.outbox.sync()
+        return {"success": True, "connected": False}
+
+    async def update_config(self, partial):
+        """Merge `partial` into config (one level deep for dicts), validate, reconnect."""
+        doc = dict(self.doc)
+        cfg = dict(self.cfg)
+        for k, v in (partial.get("config", partial) if isinstance(partial, dict) else {}).items():
+            cfg[k] = dict(cfg.get(k) or {}, **v) if isinstance(v, dict) and isinstance(cfg.get(k), dict) else v
+        doc["config"] = cfg
+        new = config_mod.validate(doc)  # raises CONFIG_ERROR, nothing changed
+        was = self.client is not None
+        if was:
+            await self.client.disconnect()
+            self.client = None
+            # the old session's in-flight messages go again from the outbox
+            self._by_pid = {}
+            self._sent_oids = set()
+        self.doc, self.cfg = new, new["config"]
+        if was:
+            await self.connect()
+        return {"success": True}
+
+    def _on_client_event(self, kind, info):
+        if kind == C.MESSAGE:
+            return self._on_message(info)
+        if kind == C.PUBLISHED:
+            return self._on_published(info["pid"], info["reasonCode"])
+        cid = self.client.session.client_id if self.client else self.cfg.get("clientId")
+        if kind == C.CONNECTED:
+            self.emit("connected", {"clientId": cid, "broker": info["broker"], "sessionPresent": info["sessionPresent"],
+                                    "timestamp": _now_iso()})
+            if self.remote is not None:
+                self.remote.on_connected()
+            self._start_drain()
+        elif kind == C.DISCONNECTED:
+            self._release_waiters(queued=True)
+            self.emit("disconnected", {"clientId": cid, "reason": info["reason"], "timestamp": _now_iso()})
+        elif kind == C.ERROR:
+            self.emit("error", {"error": info.error, "message": info.message, "details": info.details,
+                                "timestamp": _now_iso()})
+        elif kind == C.WARNING:
+            self._debug(info["message"])
+            self.emit("error", {"error": "TLS_WARNING", "message": info["message"], "timestamp": _now_iso()})
+
+    def _on_message(self, pkt):
+        if self.remote is not None and self.remote.handles(pkt):
+            return
+        props = pkt.props or {}
+        if self.history.wants(pkt.topic):
+            self.history.record("received", pkt.topic, pkt.payload, pkt.qos, pkt.retain, props or None)
+        self.emit("message-received", {
+            "topic": pkt.topic, "payload": payloads.decode(pkt.payload, props.get(codec.CONTENT_TYPE)),
+            "rawPayload": bytes(pkt.payload), "qos": pkt.qos, "retain": pkt.retain, "dup": pkt.dup,
+            "messageId": pkt.pid, "properties": payloads.props_from_wire(props), "timestamp": _now_iso()})
+
+    # ---- the outbox path ----------------------------------------------------------
+    async def send(self, topic, data, qos, retain, props, user_payload, wait):
+        """Put through the outbox (QoS >= 1, or QoS 0 queued offline) and send if connected."""
+        oid = self.outbox.put(topic, data, qos, retain, props or None)
+        self._debug("outbox put", outboxId=oid, topic=topic)
+        if not self.connected:
+            return {"success": True, "queued": True, "outboxId": oid, "messageId": None, "topic": topic, "qos": qos}
+        p = _Pending(oid, topic, user_payload, qos, retain)
+        if wait:
+            p.done = asyncio.Event()
+        await self._hand_over(p, data, props)
+        if qos == 0:
+            return {"success": True, "queued": False, "outboxId": oid, "messageId": None, "topic": topic, "qos": 0}
+        if wait:
+            await p.done.wait()
+            if isinstance(p.result, ConnectorError):
+                raise p.result
+            if p.result == "queued":
+                return {"success": True, "queued": True, "outboxId": oid, "messageId": None, "topic": topic, "qos": qos}
+        return {"success": True, "queued": False, "outboxId": oid, "messageId": p.result, "topic": topic, "qos": qos}
+
+    async def _hand_over(self, p, data, props):
+        self._sent_oids.add(p.oid)
+        pid = await self.client.publish(p.topic, data, p.qos, p.retain, props or None, wait=False)
+        if pid is None:  # QoS 0 from the outbox: written, nothing more will come
+            self.outbox.ack(p.oid)
+            self._sent_oids.discard(p.oid)
+            self._published(p, None)
+            return
+        self._by_pid[pid] = p
+        p.pid = pid
+
+    def _on_published(self, pid, rc):
+        p = self._by_pid.pop(pid, None)
+        if p is None:
+            return
+        self.outbox.ack(p.oid)
+        if p.qos == 2:
+            self.outbox.sync()  # exactly-once across a power cut needs this ack durable
+        self._sent_oids.discard(p.oid)
+        if rc >= 0x80:
+            from lgmqtt.reasons import reason_name
+
+            err = ConnectorError(PROTOCOL_ERROR, "broker refused the message: %s" % reason_name(rc),
+                                 {"topic": p.topic, "reasonCode": rc})
+            self.emit("publish-error", {"topic": p.topic, "error": err.error, "message": err.message,
+                                        "details": err.details, "timestamp": _now_iso()})
+            self._finish(p, err)
+            return
+        self._published(p, pid)
+
+    def _published(self, p, pid):
+        self.emit("message-published", {"topic": p.topic, "payload": p.payload, "qos": p.qos, "retain": p.retain,
+                                        "messageId": pid, "timestamp": _now_iso()})
+        self._finish(p, pid)
+
+    def _finish(self, p, result):
+        p.result = result
+        if p.done is not None:
+            p.done.set()
+
+    def _release_waiters(self, queued):
+        # The link went down under write() callers: their messages stay in the outbox
+        # and the session; tell the callers "queued" rather than keep them waiting.
+        for p in self._by_pid.values():
+            if p.done is not None and not p.done.is_set():
+                p.result = "queued"
+                p.done.set()
+
+    def _start_drain(self):
+        if self._drainer is None:
+            self._drainer = asyncio.create_task(self._drain())
+
+    async def _drain(self):
+        """Send what the outbox holds that this process has not handed to the client:
+        messages queued while offline, and everything pending after a reboot."""
+        try:
+            after = 0
+            while self.connected:
+                batch = self.outbox.pending(after, 16)
+                if not batch:
+                    break
+                for oid, topic, payload, qos, retain, props in batch:
+                    after = oid
+                    if oid in self._sent_oids:
+                        continue
+                    if not self.connected:
+                        break
+                    self._debug("outbox resend", outboxId=oid, topic=topic)
+                    await self._hand_over(_Pending(oid, topic, payloads.decode(payload), qos, retain), payload, props)
+        except ConnectorError as e:
+            self.emit("error", {"error": e.error, "message": e.message, "details": e.details, "timestamp": _now_iso()})
+        finally:
+            self._drainer = None
+
+    def require_connected(self, what):
+        if not self.connected:
+            raise ConnectorError(NOT_CONNECTED, "cannot %s: not connected" % what,
+                                 {"state": self.client.session.state_name() if self.client else "disconnected"})
+
+    def status(self):
+        c = self.client
+        st = c.status() if c else {"connected": False, "state": "disconnected", "broker": None,
+                                   "clientId": self.cfg.get("clientId"), "protocolVersion": self.cfg["protocolVersion"],
+                                   "reconnects": 0, "inflight": 0, "lastError": None}
+        st["outbox"] = self.outbox.stats()
+        st["subscriptions"] = [{"topic": t, "qos": q} for t, q in self.subscriptions.items()]
+        st["capabilities"] = list(self.capabilities)
+        st["timestamp"] = _now_iso()
+        return st
+
+    async def close(self):
+        await self.disconnect()
+        self.history.close()

@@ -1,0 +1,289 @@
+# Capability handlers: (capability, operation) -> async handler(connector, params).
+# Each validates its params before anything is sent or stored, and raises
+# ConnectorError with the seed's codes and details on bad input.
+import asyncio
+
+from lgmqtt import codec
+from lgmqtt import payloads
+from lgmqtt import topic as T
+from lgmqtt.errors import (ConnectorError, INVALID_PARAMS, NOT_CONNECTED, PAYLOAD_TOO_LARGE, QOS_ERROR,
+                           TOPIC_ERROR)
+
+SUPPORTED_QOS = [0, 1, 2]
+
+
+def _bad(name, value, expected):
+    return ConnectorError(INVALID_PARAMS, "%s: expected %s, got %r" % (name, expected, value),
+                          {"param": name, "expected": expected})
+
+
+def _qos(q, limit=2):
+    if isinstance(q, bool) or not isinstance(q, int) or q not in SUPPORTED_QOS:
+        raise ConnectorError(QOS_ERROR, "qos must be 0, 1 or 2, got %r" % (q,), {"qos": q, "supportedQos": SUPPORTED_QOS})
+    if q > limit:
+        raise ConnectorError(QOS_ERROR, "qos %d above the maximum %d for this topic" % (q, limit),
+                             {"qos": q, "supportedQos": SUPPORTED_QOS[:limit + 1]})
+    return q
+
+
+def _topic_param(params, key="topic"):
+    t = params.get(key)
+    if not isinstance(t, str):
+        raise ConnectorError(TOPIC_ERROR, "%s is required and must be a string" % key,
+                             {"topic": t, "reason": "missing or not a string"})
+    return t
+
+
+# ---- mqtt:publish ----------------------------------------------------------------
+def _prepare(conn, m):
+    """Validate one message and encode it; nothing is sent or stored here."""
+    if not isinstance(m, dict):
+        raise _bad("message", m, "an object with topic and payload")
+    topic = T.validate_name(_topic_param(m))
+    decl = conn.topics.get(topic)
+    qos = _qos(m.get("qos", conn.cfg.get("defaultQos", 0)), decl["maxQos"] if decl else 2)
+    retain = m.get("retain", False)
+    if not isinstance(retain, bool):
+        raise _bad("retain", retain, "true or false")
+    data, ctype = payloads.encode(m.get("payload"))
+    v5 = conn.cfg["protocolVersion"] == 5
+    props = payloads.props_to_wire(m.get("properties")) if v5 else {}
+    if v5 and ctype and codec.CONTENT_TYPE not in props and m.get("payload") is not None:
+        props[codec.CONTENT_TYPE] = ctype
+    limit = conn.cfg.get("maxPacketSize", 65536)
+    size = len(data) + len(topic.encode()) + 7
+    if size > limit:
+        raise ConnectorError(PAYLOAD_TOO_LARGE, "message of %d bytes exceeds maxPacketSize %d" % (size, limit),
+                             {"topic": topic, "size": size, "limit": limit})
+    return topic, data, qos, retain, props, m.get("payload")
+
+
+async def _publish_one(conn, m, wait=True):
+    topic, data, qos, retain, props, user_payload = _prepare(conn, m)
+    if qos or (not conn.connected and conn.cfg.get("queueQoSZero")):
+        return await conn.send(topic, data, qos, retain, props, user_payload, wait)
+    if not conn.connected:
+        raise ConnectorError(NOT_CONNECTED, "not connected: QoS 0 messages are not queued (set queueQoSZero)",
+                             {"topic": topic, "qos": 0})
+    await conn.client.publish(topic, data, 0, retain, props or None)
+    conn.history.record("published", topic, data, 0, retain, props or None)
+    conn.emit("message-published", {"topic": topic, "payload": user_payload, "qos": 0, "retain": retain,
+                                    "messageId": None})
+    return {"success": True, "queued": False, "messageId": None, "topic": topic, "qos": 0}
+
+
+async def publish_write(conn, params):
+    if "messages" not in params:
+        try:
+            return await _publish_one(conn, params)
+        except ConnectorError as e:
+            conn.emit("publish-error", {"topic": params.get("topic"), "error": e.error, "message": e.message,
+                                        "details": e.details})
+            raise
+    msgs = params["messages"]
+    if not isinstance(msgs, list) or not msgs:
+        raise _bad("messages", msgs, "a non-empty list of messages")
+    size = params.get("batchSize", conn.cfg.get("batchSize", 10))
+    delay = params.get("batchDelay", conn.cfg.get("batchDelay", 0))
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise _bad("batchSize", size, "an integer >= 1")
+    if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
+        raise _bad("batchDelay", delay, "an integer >= 0 (ms)")
+    for m in msgs:  # all or nothing on bad input: nothing is sent if one message is invalid
+        _prepare(conn, m)
+    results = []
+    for k in range(0, len(msgs), size):
+        if k and delay:
+            await asyncio.sleep(delay / 1000)
+        group = msgs[k:k + size]
+        outs = await asyncio.gather(*[_safe(conn, m) for m in group])
+        results += outs
+    failed = sum(1 for r in results if not r.get("success"))
+    return {"success": failed == 0, "published": len(results) - failed, "failed": failed, "results": results}
+
+
+async def _safe(conn, m):
+    try:
+        return await _publish_one(conn, m)
+    except ConnectorError as e:
+        conn.emit("publish-error", {"topic": m.get("topic"), "error": e.error, "message": e.message, "details": e.details})
+        return {"success": False, "topic": m.get("topic"), "error": e.to_dict()}
+
+
+# ---- mqtt:subscribe --------------------------------------------------------------
+def _sub_options(o, v5):
+    if o is None:
+        return 0
+    if not isinstance(o, dict):
+        raise _bad("options", o, "an object")
+    nl = o.get("nl", o.get("noLocal", False))
+    rap = o.get("rap", o.get("retainAsPublished", False))
+    rh = o.get("rh", o.get("retainHandling", 0))
+    if rh not in (0, 1, 2):
+        raise _bad("options.retainHandling", rh, "0, 1 or 2")
+    bits = (4 if nl else 0) | (8 if rap else 0) | (rh << 4)
+    if bits and not v5:
+        raise _bad("options", o, "no subscription options on MQTT 3.1.1 (protocolVersion 5 has them)")
+    return bits
+
+
+def _topic_list(params, with_qos):
+    if "topics" in params:
+        items = params["topics"]
+        if not isinstance(items, list) or not items:
+            raise ConnectorError(TOPIC_ERROR, "topics must be a non-empty list", {"topic": items, "reason": "empty"})
+    else:
+        items = [params]
+    out = []
+    for it in items:
+        if isinstance(it, str):
+            it = {"topic": it, "qos": params.get("qos", 0)}
+        if not isinstance(it, dict):
+            raise _bad("topics[]", it, "a topic string or {topic, qos}")
+        f = T.validate_filter(_topic_param(it))
+        if with_qos:
+            out.append((f, _qos(it.get("qos", params.get("qos", 0))), it.get("options", params.get("options"))))
+        else:
+            out.append(f)
+    return out
+
+
+async def subscribe(conn, params):
+    v5 = conn.cfg["protocolVersion"] == 5
+    items = _topic_list(params, True)
+    topics = [(f, q | _sub_options(o, v5)) for f, q, o in items]
+    conn.require_connected("subscribe")
+    codes = await conn.client.subscribe(topics)
+    subs = []
+    for (f, opts), rc in zip(topics, codes):
+        ok = rc < 0x80
+        subs.append({"topic": f, "qos": rc if ok else None, "success": ok})
+        if ok:
+            conn.subscriptions[f] = rc
+        else:
+            from lgmqtt.reasons import reason_name
+
+            conn.emit("subscription-error", {"topic": f, "error": "SUBSCRIPTION_REFUSED", "reasonCode": rc,
+                                             "message": "broker refused %s: %s" % (f, reason_name(rc))})
+    return {"success": all(s["success"] for s in subs), "subscriptions": subs}
+
+
+async def unsubscribe(conn, params):
+    filters = _topic_list(params, False)
+    conn.require_connected("unsubscribe")
+    await conn.client.unsubscribe(filters)
+    for f in filters:
+        conn.subscriptions.pop(f, None)
+    return {"success": True, "topics": filters}
+
+
+# ---- mqtt:connection -------------------------------------------------------------
+async def connection_connect(conn, params):
+    return await conn.connect()
+
+
+async def connection_disconnect(conn, params):
+    return await conn.disconnect()
+
+
+async def connection_status(conn, params):
+    return conn.status()
+
+
+# ---- mqtt:history ----------------------------------------------------------------
+async def history_read(conn, params):
+    limit = params.get("limit", 100)
+    order = params.get("order", "newest")
+    if order not in ("newest", "oldest"):
+        raise _bad("order", order, "'newest' or 'oldest'")
+    f = params.get("topic")
+    if f is not None:
+        T.validate_filter(_topic_param(params))
+    try:
+        entries = conn.history.read(f, limit, params.get("since"), order == "newest")
+    except ConnectorError as e:
+        if e.error == "CONFIG_ERROR":
+            raise ConnectorError(INVALID_PARAMS, e.message, e.details)
+        raise
+    for e in entries:
+        props = e.get("properties")
+        wire = props if props and not isinstance(next(iter(props)), str) else None
+        e["payload"] = payloads.decode(e["payload"], (wire or {}).get(codec.CONTENT_TYPE))
+        if wire is not None:
+            e["properties"] = payloads.props_from_wire(wire)
+    return {"messages": entries, "count": len(entries), "order": order}
+
+
+async def history_clear(conn, params):
+    f = params.get("topic")
+    if f is not None:
+        T.validate_filter(_topic_param(params))
+    conn.history.clear(f)
+    return {"success": True, "cleared": f if f is not None else "all"}
+
+
+async def history_retained(conn, params):
+    out = conn.history.retained(params.get("topic"))
+    for e in out:
+        e["payload"] = payloads.decode(e["payload"])
+    return {"messages": out, "count": len(out)}
+
+
+# ---- mqtt:topics (a small registry of declared topics) ----------------------------
+class Registry:
+    def __init__(self, decls):
+        self.items = {}
+        for d in decls:
+            self.add(d)
+
+    def add(self, d):
+        name = T.validate_name(_topic_param(d, "name"))
+        decl = {"name": name, "description": d.get("description", ""), "maxQos": _qos(d.get("maxQos", 2)),
+                "retained": bool(d.get("retained", False))}
+        self.items[name] = decl
+        return decl
+
+    def get(self, name):
+        return self.items.get(name)
+
+
+async def topics_list(conn, params):
+    return {"topics": list(conn.topics.items.values())}
+
+
+async def topics_create(conn, params):
+    name = _topic_param(params, "name") if "name" in params else _topic_param(params)
+    d = dict(params, name=name)
+    d.pop("topic", None)
+    if name in conn.topics.items:
+        raise ConnectorError(TOPIC_ERROR, "topic %s already exists" % name, {"topic": name, "reason": "exists"})
+    return {"success": True, "topic": conn.topics.add(d)}
+
+
+async def topics_delete(conn, params):
+    name = _topic_param(params, "name") if "name" in params else _topic_param(params)
+    decl = conn.topics.items.pop(name, None)
+    if decl is None:
+        raise ConnectorError(TOPIC_ERROR, "no topic %s" % name, {"topic": name, "reason": "not found"})
+    cleared = False
+    if decl["retained"]:
+        # an empty retained message removes the broker's retained copy (queued when offline)
+        await conn.send(name, b"", 1, True, None, "", conn.connected)
+        cleared = True
+    return {"success": True, "deleted": name, "retainedCleared": cleared}
+
+
+HANDLERS = {
+    ("mqtt:publish", "write"): publish_write,
+    ("mqtt:subscribe", "subscribe"): subscribe,
+    ("mqtt:subscribe", "unsubscribe"): unsubscribe,
+    ("mqtt:connection", "connect"): connection_connect,
+    ("mqtt:connection", "disconnect"): connection_disconnect,
+    ("mqtt:connection", "status"): connection_status,
+    ("mqtt:history", "read"): history_read,
+    ("mqtt:history", "clear"): history_clear,
+    ("mqtt:history", "retained"): history_retained,
+    ("mqtt:topics", "list"): topics_list,
+    ("mqtt:topics", "create"): topics_create,
+    ("mqtt:topics", "delete"): topics_delete,
+}

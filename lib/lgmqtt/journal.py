@@ -23,7 +23,8 @@
 # is always "the newest K_STATE + the K_ACK/K_DROP/K_CLEAR/K_PENDING records after
 # it". A power cut between a reclaim and its checkpoint leaves the previous checkpoint
 # (one segment older, still there); opening writes the missing checkpoint. One K_STATE
-# per segment (~30 bytes + 4 per out-of-order ack + each live tombstone).
+# per segment (~30 bytes + 4 per out-of-order ack + each live tombstone), except in
+# the log's first segment (nothing older to summarise: the next segment's covers it).
 #
 # Outbox state in RAM: `pending` (ascending outbox ids = K_PENDING seqs not yet
 # acknowledged), `ooo` (ids acknowledged out of order, above pending[0]), `dropped`.
@@ -134,8 +135,8 @@ class Journal:
             self._add_tomb(str(bytes(parts[0]), "utf-8"), seq)
         elif kind == K_ACK:
             self.unsaved = []
-        if seq == log.active_first_seq and kind != K_STATE:
-            self.checkpoint()
+        if seq == log.active_first_seq and seq != log.oldest_seq and kind != K_STATE:
+            self.checkpoint()  # a new segment (not the first): see the header
         return seq
 
     def checkpoint(self):
@@ -300,5 +301,5 @@ class Journal:
         if vanished > 0:
             # A reclaim whose checkpoint a power cut prevented: count what it dropped.
             self.dropped += vanished
-        if log.newest_seq and not ck_in_active:
+        if active != log.oldest_seq and not ck_in_active:
             self.checkpoint()

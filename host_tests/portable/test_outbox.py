@@ -202,3 +202,33 @@ def test_put_errors_change_nothing():
     eq(len(ob), 1)
     eq(ob.log.stats["records"], 1)
     eq(raises(ValueError, Outbox, ob.log, "drop-newest").args[0][:15], "capacity_policy")
+
+
+def test_checkpoint_lists_pending_when_shorter():
+    # A head message never acknowledged while many after it are: the checkpoint keeps
+    # the short pending list instead of the long acked one. Checked over crash-reopens.
+    st = RamStorage(1024)
+    h, ob = _open(st, 1024, 4)
+    ids = [ob.put("o/%d" % i, b"p", 1) for i in range(30)]
+    for x in ids:
+        if x not in (ids[0], ids[9]):
+            ob.ack(x)
+    ob.sync()
+    want = [ids[0], ids[9]]
+    eq(len(ob.journal.ooo), 28)
+    body = ob.journal._encode_state()
+    eq(body[1], 1)  # the list holds pending ids
+    eq(len(body), 21 + 4 * 2)
+    ck = ob.journal.checkpoints
+    while ob.journal.checkpoints < ck + 2 and ob.log.oldest_seq <= ids[0]:
+        h.record("received", "n", b"n" * 40)
+    h2, ob2 = _open(st, 1024, 4)  # crash: no close
+    eq(ob2.pending_ids(), want)
+    # Then the acked list is the shorter one again.
+    ob2.ack(ids[0])
+    ob2.ack(ids[9])
+    last = ob2.put("o/last", b"p", 1)
+    eq(ob2.journal._encode_state()[1], 0)
+    ob2.journal.checkpoint()
+    h3, ob3 = _open(st, 1024, 4)
+    eq(ob3.pending_ids(), [last])

@@ -14,7 +14,7 @@ PROTOCOL_ERROR = "PROTOCOL_ERROR"
 TIMEOUT = "TIMEOUT"
 STORAGE_ERROR = "STORAGE_ERROR"
 OUTBOX_FULL = "OUTBOX_FULL"
-INVALID_PARAMS = "INVALID_PARAMS"
+INVALID_PARAMS = "INVALID_PARAMS"  # a capability call with a bad parameter value
 
 
 class ConnectorError(Exception):

@@ -4,8 +4,10 @@
 #   from lgmqtt.storage import FileStorage          # or RamStorage, BlockStorage
 #   log = RingLog(FileStorage("/history"), segment_size=65536, segments=4)  # opens, recovers
 #   seq = log.append(kind, body)          # durable (flushed) when it returns
+#   seq = log.append(kind, body, flush=False)  # lazy: durable at the next flush / sync()
 #   for seq, t, kind, body in log.scan(from_seq=None, newest_first=False): ...
 #   log.oldest_seq, log.newest_seq, log.next_seq, log.stats, log.would_drop(n)
+#   log.active_first_seq, log.sync()
 #   log.close()
 #
 # What the caller can rely on:
@@ -14,6 +16,12 @@
 #   and outbox layers give it meaning). body is bytes-like, or a tuple of bytes-like
 #   parts written back to back (no copy: `append(K, pack_message(...))`). t is seconds
 #   (u32, default compat.time_s()). The result is the record's sequence number.
+# - `append(..., flush=False)` writes without flushing: the record is readable at once
+#   but survives a power cut only once a later flushed append, `sync()`, or the reclaim
+#   of the next segment (which flushes the full one before closing it) has returned. A
+#   flush covers every write before it, so lazy records are never durable out of order
+#   (a power cut keeps a prefix of them). On raw flash a write is a program: lazy costs
+#   the same; on LittleFS the unflushed bytes wait in the file's cache (no program).
 # - Sequence numbers start at 1 and grow by one per append, across reboots: opening
 #   continues from the newest intact record + 1. A record lost to a power cut during
 #   its append (its append never returned) may have its number reused.
@@ -74,6 +82,7 @@ class RingLog:
         self._sbuf = bytearray(_CHUNK)  # scans (one at a time reuses it)
         self._zeros = None
         self._seg = None
+        self._dirty = False
         self._reclaimed = 0
         self._recover()
 
@@ -122,6 +131,7 @@ class RingLog:
                 else:
                     self._corrupt += 1
             self._seg = self.storage.open(a, True)
+            self._dirty = False
             g = garbage[a]
             if g is not None:
                 self._pad(g[0], g[1])
@@ -150,7 +160,7 @@ class RingLog:
             pass
 
     # --- append -------------------------------------------------------------------
-    def append(self, kind, body, t=None):
+    def append(self, kind, body, t=None, flush=True):
         parts = body if isinstance(body, (tuple, list)) else (body,)
         blen = 0
         for part in parts:
@@ -187,7 +197,9 @@ class RingLog:
             for part in parts:
                 seg.write(pos, part)
                 pos += len(part)
-            seg.flush()
+            if flush:
+                seg.flush()
+            self._dirty = not flush
             self._broken = False
         except OSError as e:
             raise _storage_error("append", e)
@@ -203,6 +215,10 @@ class RingLog:
         # Reclaim the segment after the active one, whole, and make it active.
         n = self._active
         nxt = (n + 1) % self.segments
+        if self._dirty:
+            # Lazy records in the full segment become durable before any reclaim.
+            self._seg.flush()
+            self._dirty = False
         self._close_active()
         if self._count[nxt]:
             self._reclaimed += 1
@@ -210,6 +226,15 @@ class RingLog:
         self._active = nxt
         self._seg = self.storage.reset(nxt)
         return nxt
+
+    def sync(self):
+        """Make every lazy (flush=False) append durable."""
+        if self._dirty:
+            try:
+                self._seg.flush()
+            except OSError as e:
+                raise _storage_error("sync", e)
+            self._dirty = False
 
     def would_drop(self, body_len):
         """Newest seq that appending a body of body_len bytes would drop, or 0."""
@@ -290,6 +315,12 @@ class RingLog:
         return self._first[o[0]] if o else 0
 
     @property
+    def active_first_seq(self):
+        """Seq of the first record in the segment appends go to (0: none yet). An append
+        whose result equals it started a new segment (and may have reclaimed one)."""
+        return self._first[self._active]
+
+    @property
     def newest_seq(self):
         return max(self._last)
 
@@ -308,4 +339,6 @@ class RingLog:
 
     def close(self):
         if self._seg is not None:
+            if self._dirty:
+                self.sync()
             self._close_active()

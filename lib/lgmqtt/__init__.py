@@ -14,4 +14,8 @@ def __getattr__(name):
         from lgmqtt.errors import ConnectorError
 
         return ConnectorError
+    # MicroPython consults this hook for `from lgmqtt import codec` before importing
+    # the submodule, and does not fall back if it raises: import it here.
+    if name[:1] != "_":
+        return __import__("lgmqtt." + name, None, None, (name,))
     raise AttributeError(name)

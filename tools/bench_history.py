@@ -1,0 +1,119 @@
+# History and outbox figures under MicroPython on the flash emulator
+# (host_tests/portable/flashsim), for segment files on LittleFS (vfs.VfsLfs2, what the
+# boards mount) and the raw block device (BlockStorage, an esp32.Partition-style
+# partition), 256 KB of log (4 x 64 KB):
+# - outbox put + ack per second, and flash bytes programmed / blocks erased per put+ack,
+#   with lazy acks (the default: an ack rides in the next put's flush) and with a
+#   sync() after every ack (durable acks);
+# - opening the full store (ring log recovery + the journal's state scan);
+# - history read of the newest 100 messages of one topic (of 5) from the full log.
+# Times include the emulator's own Python cost.
+#
+#   micropython -X heapsize=16m tools/bench_history.py [puts]
+import sys
+import time
+
+_here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+sys.path.insert(0, _here + "/../host_tests/portable")
+sys.path.insert(0, _here + "/../lib")
+
+from flashsim import FlashSim  # noqa: E402
+from lgmqtt.history import History  # noqa: E402
+from lgmqtt.outbox import Outbox  # noqa: E402
+from lgmqtt.ringlog import RingLog  # noqa: E402
+from lgmqtt.storage import BlockStorage, FileStorage  # noqa: E402
+
+SEG, NSEG = 65536, 4
+TOPICS = 5
+PAYLOAD = bytes(range(100))
+
+
+def _ms(t0):
+    return time.ticks_diff(time.ticks_us(), t0) / 1000
+
+
+def _open(st):
+    log = RingLog(st, segment_size=SEG, segments=NSEG)
+    return History(log), Outbox(log)
+
+
+def put_ack(name, boot, n, durable_acks):
+    st, bd = boot(None)
+    h, ob = _open(st)
+    bd.reset_counters()
+    t0 = time.ticks_us()
+    for i in range(n):
+        oid = ob.put("bench/t%d" % (i % TOPICS), PAYLOAD, 1)
+        ob.ack(oid)
+        if durable_acks:
+            ob.sync()
+    ms = _ms(t0)
+    print("%s, %s acks: %d put+ack in %.0f ms = %.0f /s" % (
+        name, "durable (sync per ack)" if durable_acks else "lazy", n, ms, n * 1000 / ms))
+    print("  per put+ack: %.0f bytes programmed, %.3f blocks erased (%.0f bytes)" % (
+        bd.programmed / n, bd.erased / n, bd.erased * 4096 / n))
+    ob.close()
+
+
+def fill_and_read(name, boot, n):
+    st, bd = boot(None)
+    h, ob = _open(st)
+    # A full log that has wrapped: history records of 5 topics, some outbox traffic.
+    i = 0
+    while h.log.stats["reclaimed_segments"] < 2 or not h.log.would_drop(200):
+        h.record("received", "bench/t%d" % (i % TOPICS), PAYLOAD, 1)
+        if i % 10 == 0:
+            ob.ack(ob.put("bench/out", PAYLOAD, 1))
+        i += 1
+    h.close()
+    st, bd = boot(bd)
+    t0 = time.ticks_us()
+    h, ob = _open(st)
+    ms = _ms(t0)
+    s = h.log.stats
+    print("%s: open full store (%d records, %d KB): %.0f ms" % (name, s["records"], s["bytes_used"] // 1024, ms))
+    t0 = time.ticks_us()
+    got = h.read("bench/t3", limit=100)
+    ms = _ms(t0)
+    print("  history read newest 100 of 1 topic (of %d): %.0f ms (%d found)" % (TOPICS, ms, len(got)))
+    t0 = time.ticks_us()
+    got = h.read("bench/#", limit=100, since="2000-01-01T00:00:00Z")
+    print("  history read newest 100 of bench/# since an ISO time: %.0f ms" % _ms(t0))
+    h.close()
+
+
+def lfs_boot(blocks):
+    import vfs
+
+    def boot(old):
+        if old is None:
+            try:
+                vfs.umount("/bench")
+            except OSError:
+                pass
+            bd = FlashSim(blocks=blocks)
+            vfs.VfsLfs2.mkfs(bd)
+        else:
+            vfs.umount("/bench")
+            bd = FlashSim(mem=old.mem)
+        vfs.mount(vfs.VfsLfs2(bd), "/bench")
+        return FileStorage("/bench/log"), bd
+
+    return boot
+
+
+def raw_boot(old):
+    bd = FlashSim(blocks=NSEG * SEG // 4096) if old is None else FlashSim(mem=old.mem)
+    return BlockStorage(bd, SEG), bd
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    print("MicroPython %s, %d-byte payload, log %d x %d KB" % (sys.version, len(PAYLOAD), NSEG, SEG // 1024))
+    for name, boot in (("LittleFS (VfsLfs2, 512 KB fs)", lfs_boot(128)), ("raw flash (BlockStorage)", raw_boot)):
+        put_ack(name, boot, n, False)
+        put_ack(name, boot, n // 4, True)
+        fill_and_read(name, boot, n)
+
+
+main()

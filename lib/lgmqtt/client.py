@@ -360,26 +360,24 @@ class Client:
                  asyncio.create_task(self._writer()))
         self._out_ready.set()
         await self._link_dead.wait()
+        # Cancel and move on: awaiting them here could swallow our own cancellation.
         for t in tasks:
             t.cancel()
-        for t in tasks:
-            try:
-                await t
-            except BaseException:  # noqa: B036 - cancelled tasks end here
-                pass
 
     async def _drop_link(self, reason):
         if self._link_dead.is_set():
             return
+        # Mark the link dead before the first await: the reader, the writer and the
+        # timer may all notice the failure, but only the first one reports it.
+        self._link_dead.set()
         self._connected.clear()
         self.session.connection_lost()
-        await self._close_stream()
         # requests without a session-level retry (SUBSCRIBE/UNSUBSCRIBE) fail now;
         # publishes stay in flight and complete after the reconnect
         self._fail_requests(ConnectorError(NOT_CONNECTED, "link lost: %s" % reason, {"reason": reason}), pubs=False)
         self._window_free.set()  # waiters re-check: while disconnected the session queues
         self._emit(DISCONNECTED, {"broker": self.brokers.current_name(), "reason": reason})
-        self._link_dead.set()
+        await self._close_stream()
 
     async def _close_stream(self):
         st, self._stream = self._stream, None

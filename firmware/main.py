@@ -1,35 +1,29 @@
-# Composition root of a sensor node: config -> board -> connection -> telemetry task.
+# Composition root of a sensor node: config -> board -> connector -> telemetry task.
 # Prints one line per event on the console (the sim and a serial monitor read them):
 #   connected broker=HOST:PORT
-#   published seq=N topic=T
+#   disconnected reason=...
+#   published seq=N topic=T          (when the broker acknowledged it)
+#   queued seq=N                     (accepted into the outbox while offline)
 #   error CODE message
 import asyncio
 import gc
-import json
 
-from lgmqtt.errors import ConnectorError, CONFIG_ERROR
-from lgmqtt.mini import MiniClient
+from lgmqtt import Connector, ConnectorError
 
 
-def load_config(path="config.json", secrets_path="secrets.json"):
-    try:
-        with open(path) as f:
-            cfg = json.load(f)
-    except (OSError, ValueError) as e:
-        raise ConnectorError(CONFIG_ERROR, "cannot read %s: %s" % (path, e), {"path": path})
-    try:  # secrets (Wi-Fi and broker passwords) live in a file that is never committed
-        with open(secrets_path) as f:
-            secrets = json.load(f)
-        cfg.setdefault("config", {}).update(secrets.get("config", {}))
-        cfg.setdefault("device", {}).setdefault("wifi", {}).update(secrets.get("wifi", {}))
-    except OSError:
-        pass
-    return cfg
+async def _sleep_ms(ms):
+    await asyncio.sleep(ms / 1000)
 
 
-async def telemetry(board, client, dev, mqtt):
+def _on_published(m):
+    p = m.get("payload")
+    if isinstance(p, dict) and "seq" in p:
+        print("published seq=%d topic=%s" % (p["seq"], m["topic"]))
+
+
+async def telemetry(conn, board, dev, client_id):
     tel = dev.get("telemetry", {})
-    topic = tel.get("topic", "lg/{clientId}/telemetry").replace("{clientId}", mqtt["clientId"])
+    topic = tel.get("topic", "lg/{clientId}/telemetry").replace("{clientId}", client_id)
     interval = tel.get("intervalMs", 2000)
     qos = tel.get("qos", 1)
     seq = 0
@@ -39,48 +33,48 @@ async def telemetry(board, client, dev, mqtt):
         reading["seq"] = seq
         reading["ts"] = board.now()
         board.led(True)
-        await client.publish(topic, json.dumps(reading).encode(), qos)
+        try:
+            r = await conn.execute("mqtt:publish", "write", {"topic": topic, "payload": reading, "qos": qos})
+            if r.get("queued"):
+                print("queued seq=%d" % seq)
+        except ConnectorError as e:
+            print("error %s %s" % (e.error, e.message))
         board.led(False)
-        print("published seq=%d topic=%s" % (seq, topic))
         board.feed_watchdog()
         gc.collect()
-        await asyncio.sleep_ms(interval) if hasattr(asyncio, "sleep_ms") else await asyncio.sleep(interval / 1000)
+        await _sleep_ms(interval)
 
 
-async def main(cfg):
+async def main(doc):
     import boards
 
-    dev = cfg.get("device", {})
-    mqtt = cfg["config"]
+    dev = doc.get("device", {})
     board = boards.load(dev.get("board", "unix"), dev)
     if not await board.network_up():
         print("error CONNECTION_FAILED network did not come up")
-    delay = mqtt.get("reconnectPeriod", 1000)
-    while True:
-        client = MiniClient(mqtt["host"], mqtt.get("port", 1883), mqtt["clientId"], mqtt.get("keepalive", 60),
-                            mqtt.get("username"), mqtt.get("password"), mqtt.get("connectTimeout", 10000))
-        try:
-            await client.connect()
-            print("connected broker=%s:%d" % (mqtt["host"], mqtt.get("port", 1883)))
-            delay = mqtt.get("reconnectPeriod", 1000)
-            await telemetry(board, client, dev, mqtt)
-        except ConnectorError as e:
-            print("error %s %s" % (e.error, e.message))
-        except OSError as e:
-            print("error CONNECTION_FAILED link lost: %s" % e)
-        await client.close()
-        board.feed_watchdog()
-        await asyncio.sleep_ms(delay) if hasattr(asyncio, "sleep_ms") else await asyncio.sleep(delay / 1000)
-        delay = min(delay * 2, 60000)
+    conn = Connector(doc)
+    conn.on("connected", lambda e: print("connected broker=%s" % e["broker"]))
+    conn.on("disconnected", lambda e: print("disconnected reason=%s" % e["reason"]))
+    conn.on("error", lambda e: print("error %s %s" % (e["error"], e["message"])))
+    conn.on("message-published", _on_published)
+    try:
+        await conn.execute("mqtt:connection", "connect")
+    except ConnectorError:
+        pass  # reported through the error event; the connector keeps reconnecting
+    gc.collect()
+    await telemetry(conn, board, dev, conn.cfg["clientId"])
 
 
 def run():
+    from lgmqtt import config
+
     try:
-        cfg = load_config()
+        doc = config.load("config.json", "secrets.json")
     except ConnectorError as e:
         print("error %s %s" % (e.error, e.message))
         return
-    asyncio.run(main(cfg))
+    del config  # the validator's bytecode can go now (the connector loads it again briefly)
+    asyncio.run(main(doc))
 
 
 run()

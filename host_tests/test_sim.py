@@ -22,8 +22,8 @@ def _summary(out):
     return tuple(int(x) for x in m.groups())
 
 
-def test_sim_publishes_and_loses_nothing_in_a_small_heap():
-    p = subprocess.run(SIM + ["--duration", "4", "--interval", "300", "--heap", "96k"],
+def test_sim_publishes_and_loses_nothing_in_a_board_sized_heap():
+    p = subprocess.run(SIM + ["--duration", "4", "--interval", "300", "--heap", "256k"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr
     published, received, lost = _summary(p.stdout)

@@ -1,27 +1,46 @@
 # Runs under MicroPython for tools/bench_client.py: heap in use (gc.mem_alloc after
-# gc.collect) before any import, after importing the client, and while connected; then
-# publishes N QoS 1 messages. argv: host port N
+# gc.collect) before any import, after importing, and while connected; then publishes
+# N QoS 1 messages. argv: host port N [client|connector]
 import gc
 import sys
 
 gc.collect()
 base = gc.mem_alloc()
 import asyncio  # noqa: E402  (asyncio is part of the cost, as in mqtt_as's figure)
-from lgmqtt.client import Client  # noqa: E402
+
+MODE = sys.argv[4] if len(sys.argv) > 4 else "client"
+if MODE == "client":
+    from lgmqtt.client import Client  # noqa: E402
+else:
+    from lgmqtt import Connector  # noqa: E402
+    import lgmqtt.connector  # noqa: E402,F401
 
 gc.collect()
 print("after_import=%d" % (gc.mem_alloc() - base))
 
 
 async def main(host, port, n):
-    c = Client({"host": host, "port": port, "clientId": "bench-heap", "readBufferSize": 512})
-    await c.connect()
+    if MODE == "client":
+        c = Client({"host": host, "port": port, "clientId": "bench-heap", "readBufferSize": 512})
+        await c.connect()
+    else:
+        c = Connector({"config": {"host": host, "port": port, "clientId": "bench-heap-conn",
+                                  "history": {"size": 16384}}})
+        await c.execute("mqtt:connection", "connect")
     gc.collect()
     print("connected=%d" % (gc.mem_alloc() - base))
     for i in range(n):
-        await c.publish("bench/heap", b"x" * 64, 1)
+        if MODE == "client":
+            await c.publish("bench/heap", b"x" * 64, 1)
+        else:
+            await c.execute("mqtt:publish", "write", {"topic": "bench/heap", "payload": {"i": i}, "qos": 1})
+    gc.collect()
     print("published=%d" % n)
-    await c.disconnect()
+    print("after_publish=%d" % (gc.mem_alloc() - base))
+    if MODE == "client":
+        await c.disconnect()
+    else:
+        await c.execute("mqtt:connection", "disconnect")
 
 
 asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))

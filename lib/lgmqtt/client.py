@@ -14,7 +14,6 @@ from lgmqtt.brokers import BrokerList
 from lgmqtt.compat import ticks_ms, ticks_diff
 from lgmqtt.errors import (ConnectorError, AUTHENTICATION_FAILED, CONNECTION_FAILED, NOT_CONNECTED,
                            PROTOCOL_ERROR, TIMEOUT)
-from lgmqtt.reasons import connack_name, reason_name
 
 # client events passed to on_event(kind, info)
 CONNECTED = "connected"          # {"broker", "sessionPresent", "clientId"}
@@ -23,6 +22,19 @@ ERROR = "error"                  # ConnectorError
 MESSAGE = "message"              # codec.Packet (topic, payload, qos, retain, dup, pid, props)
 PUBLISHED = "published"          # {"pid", "reasonCode"}
 WARNING = "warning"              # {"message"}
+
+def reason_name(code):
+    # The name tables load only when an error needs a name (5 KB of RAM otherwise).
+    from lgmqtt.reasons import reason_name as name
+
+    return name(code)
+
+
+def connack_name(version, code):
+    from lgmqtt.reasons import connack_name as name
+
+    return name(version, code)
+
 
 _AUTH_CODES_V4 = (4, 5)
 _AUTH_CODES_V5 = (0x86, 0x87, 0x8C)

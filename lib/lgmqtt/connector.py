@@ -13,14 +13,28 @@ import asyncio
 
 from lgmqtt import client as C
 from lgmqtt import codec
-from lgmqtt import config as config_mod
 from lgmqtt import payloads
 from lgmqtt.compat import time_s
 from lgmqtt.errors import ConnectorError, CAPABILITY_DISABLED, INVALID_PARAMS, NOT_CONNECTED, PROTOCOL_ERROR
 from lgmqtt.isotime import format_iso
 
+CAPABILITIES = ("mqtt:publish", "mqtt:subscribe", "mqtt:connection", "mqtt:history", "mqtt:topics")
 EVENTS = ("connected", "disconnected", "error", "message-received", "message-published", "publish-error",
           "subscription-error", "debug")
+
+
+def _validate(doc):
+    # The validator is ~20 KB of bytecode used once: load it, use it, let it go.
+    import sys
+    from lgmqtt import config
+
+    try:
+        return config.validate(doc)
+    finally:
+        sys.modules.pop("lgmqtt.config", None)
+        import lgmqtt
+
+        lgmqtt.__dict__.pop("config", None)
 
 
 def _now_iso():
@@ -50,7 +64,7 @@ class _Pending:
 
 class Connector:
     def __init__(self, config, store=None, opener=None):
-        self.doc = config_mod.validate(config)
+        self.doc = _validate(config)
         self.cfg = self.doc["config"]
         caps = self.doc["capabilities"]
         self.capabilities = [c for c in caps["enabled"] if c not in caps["disabled"]]
@@ -124,7 +138,7 @@ class Connector:
     async def execute(self, capability, operation, params=None):
         from lgmqtt import ops
 
-        if capability not in config_mod.CAPABILITIES:
+        if capability not in CAPABILITIES:
             raise ConnectorError(CAPABILITY_DISABLED, "unknown capability %r" % capability,
                                  {"capability": capability, "enabled": self.capabilities})
         if capability not in self.capabilities:
@@ -181,7 +195,7 @@ class Connector:
         for k, v in (partial.get("config", partial) if isinstance(partial, dict) else {}).items():
             cfg[k] = dict(cfg.get(k) or {}, **v) if isinstance(v, dict) and isinstance(cfg.get(k), dict) else v
         doc["config"] = cfg
-        new = config_mod.validate(doc)  # raises CONFIG_ERROR, nothing changed
+        new = _validate(doc)  # raises CONFIG_ERROR, nothing changed
         was = self.client is not None
         if was:
             await self.client.disconnect()

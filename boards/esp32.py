@@ -24,21 +24,9 @@ class Board:
             self._wdt = WDT(timeout=wdt_ms)
 
     async def network_up(self, timeout_ms=15000):
-        import asyncio
-        import network
+        from boards._wifi import connect_sta
 
-        wifi = self._cfg.get("wifi", {})
-        sta = network.WLAN(network.STA_IF)
-        sta.active(True)
-        if not sta.isconnected():
-            sta.connect(wifi.get("ssid", ""), wifi.get("password", ""))
-        t0 = time.ticks_ms()
-        while not sta.isconnected():
-            if time.ticks_diff(time.ticks_ms(), t0) > timeout_ms:
-                return False
-            self.feed_watchdog()
-            await asyncio.sleep_ms(200)
-        return True
+        return await connect_sta(self._cfg.get("wifi", {}), timeout_ms, self.feed_watchdog)
 
     def read_sensor(self):
         import esp32

@@ -19,22 +19,11 @@ class Board:
             self._wdt = WDT(timeout=min(wdt_ms, 8388))  # RP2040 maximum
 
     async def network_up(self, timeout_ms=15000):
-        import asyncio
-        import network
+        from boards._wifi import connect_sta
 
-        wifi = self._cfg.get("wifi", {})
-        sta = network.WLAN(network.STA_IF)
-        sta.active(True)
-        sta.config(pm=0xA11140)  # no power-save: it adds seconds of latency to MQTT acks
-        if not sta.isconnected():
-            sta.connect(wifi.get("ssid", ""), wifi.get("password", ""))
-        t0 = time.ticks_ms()
-        while not sta.isconnected():
-            if time.ticks_diff(time.ticks_ms(), t0) > timeout_ms:
-                return False
-            self.feed_watchdog()
-            await asyncio.sleep_ms(200)
-        return True
+        # no power-save: it adds seconds of latency to MQTT acks
+        return await connect_sta(self._cfg.get("wifi", {}), timeout_ms, self.feed_watchdog,
+                                 lambda sta: sta.config(pm=0xA11140))
 
     def read_sensor(self):
         if self._adc is None:

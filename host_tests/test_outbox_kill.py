@@ -6,11 +6,8 @@ re-sent, as at-least-once allows). CPython reads the store MicroPython wrote, an
 next child sees the same pending list."""
 import os
 import random
-import signal
-import threading
-import time
 
-from lghost.mpy import PORTABLE, popen
+from lghost.mpy import PORTABLE, kill9_after
 from lgmqtt.store import open_store
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -18,22 +15,7 @@ CFG = {"size": 16384, "segments": 4}
 
 
 def _run_until_killed(path, tag, delay):
-    p = popen(os.path.join(HERE, "outbox_child.py"), [path, tag], heap="256k", path=[PORTABLE],
-              stdout=-1, stderr=-1)
-    chunks = []
-    reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: p.stdout.read1(65536), b"")))
-    reader.start()
-    try:
-        time.sleep(delay)
-        assert p.poll() is None, p.stderr.read()
-        p.send_signal(signal.SIGKILL)
-        p.wait(10)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        reader.join(10)
-    lines = b"".join(chunks).decode().split("\n")[:-1]  # the last line may be cut
+    lines = kill9_after(os.path.join(HERE, "outbox_child.py"), [path, tag], delay, path=[PORTABLE])
     head = lines[0].split()
     assert head[0] == "open", lines[:3]
     return int(head[1]), [int(x) for x in head[2:]], [ln.split() for ln in lines[1:]]

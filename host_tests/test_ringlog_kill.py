@@ -4,11 +4,8 @@ seq) is intact, nothing appears twice, seq continues. The log written by MicroPy
 also read back by CPython's ringlog (same files, same code)."""
 import os
 import random
-import signal
-import threading
-import time
 
-from lghost.mpy import PORTABLE, popen
+from lghost.mpy import PORTABLE, kill9_after
 from faults import body_for
 from lgmqtt.ringlog import RingLog
 from lgmqtt.storage import FileStorage
@@ -20,25 +17,10 @@ SEG, NSEG = 4096, 4
 def _run_until_killed(path, delay):
     # The parent drains the child's stdout all the time (a full pipe would park the
     # child in print() and every kill would land there) and kills after `delay` s.
-    p = popen(os.path.join(HERE, "ringlog_child.py"), [path, str(SEG), str(NSEG)],
-              heap="256k", path=[PORTABLE], stdout=-1, stderr=-1)
-    chunks = []
-    reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: p.stdout.read1(65536), b"")))
-    reader.start()
-    try:
-        time.sleep(delay)
-        assert p.poll() is None, p.stderr.read()
-        p.send_signal(signal.SIGKILL)
-        p.wait(10)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        reader.join(10)
-    out = b"".join(chunks).decode()
-    lines = out.split("\n")[:-1]  # a line without its newline was not complete
+    lines = kill9_after(os.path.join(HERE, "ringlog_child.py"), [path, str(SEG), str(NSEG)], delay,
+                        path=[PORTABLE])
     head = lines[0].split()
-    assert head[0] == "open", out[:200]
+    assert head[0] == "open", lines[:3]
     return [int(x) for x in head[1:]], [int(x) for x in lines[1:]]
 
 

@@ -25,7 +25,7 @@ def stage(board, config, secrets, mpy):
     if secrets:
         with open(secrets, "rb") as f, open(os.path.join(out, "secrets.json"), "wb") as g:
             g.write(f.read())
-    files = [(os.path.join(ROOT, "boards", n), os.path.join(out, "lib", "boards", n)) for n in ("__init__.py", board + ".py")]
+    files = [(os.path.join(ROOT, "boards", n), os.path.join(out, "lib", "boards", n)) for n in ("__init__.py", "_wifi.py", board + ".py")]
     lib = os.path.join(ROOT, "lib", "lgmqtt")
     files += [(os.path.join(lib, n), os.path.join(out, "lib", "lgmqtt", n)) for n in sorted(os.listdir(lib)) if n.endswith(".py")]
     for src, dst in files:

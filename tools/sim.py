@@ -108,7 +108,12 @@ def run(args):
         topic = node_config(args, host, port, fsdir)
         observer = Observer(host, port, topic, args.quiet)
         env = {"PYTHONUNBUFFERED": "1"}
-        node = mpy.popen(os.path.join(ROOT, "firmware", "main.py"), heap=args.heap, path=[ROOT], env=env,
+        path = [ROOT]
+        if args.mpy:  # run the library compiled, as `tools/deploy --mpy` puts it on a board
+            from lghost.mpybuild import build_mpy
+
+            path = [build_mpy(os.path.join(fsdir, "lib"), ("lgmqtt", "boards"))]
+        node = mpy.popen(os.path.join(ROOT, "firmware", "main.py"), heap=args.heap, path=path, env=env,
                          cwd=fsdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          start_new_session=True)
         print("sim: node running (micropython%s), board fs %s" % (
@@ -168,6 +173,7 @@ def main(argv=None):
     p.add_argument("--broker", help="mqtt://HOST:PORT of an existing broker (default: start a local Mosquitto)")
     p.add_argument("--duration", type=float, default=0, help="stop after S seconds (default: until Ctrl-C)")
     p.add_argument("--heap", help="MicroPython heap size, e.g. 96k, to emulate a board's RAM")
+    p.add_argument("--mpy", action="store_true", help="run the library compiled to .mpy (as deployed with --mpy)")
     p.add_argument("--interval", type=int, help="telemetry interval in ms (default: from config.json)")
     p.add_argument("--config", default=os.path.join(ROOT, "config.json"), help="node config (default: config.json)")
     p.add_argument("--quiet", action="store_true", help="print only the summary")

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIM = [sys.executable, os.path.join(ROOT, "tools", "sim.py")]
 
@@ -22,8 +24,9 @@ def _summary(out):
     return tuple(int(x) for x in m.groups())
 
 
-def test_sim_publishes_and_loses_nothing_in_a_board_sized_heap():
-    p = subprocess.run(SIM + ["--duration", "4", "--interval", "300", "--heap", "256k"],
+@pytest.mark.parametrize("build", [["--heap", "256k"], ["--heap", "224k", "--mpy"]], ids=["source", "mpy"])
+def test_sim_publishes_and_loses_nothing_in_a_board_sized_heap(build):
+    p = subprocess.run(SIM + ["--duration", "4", "--interval", "300"] + build,
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr
     published, received, lost = _summary(p.stdout)

@@ -197,6 +197,25 @@ async def test_failover_to_second_broker_and_back():
     await c.disconnect()
 
 
+async def test_switch_to_another_broker_and_back_when_asked():
+    a = {"host": env("LG_BROKER_HOST"), "port": int(env("LG_BROKER_PORT"))}
+    b = {"host": env("LG_BROKER_LIMITS_HOST"), "port": int(env("LG_BROKER_LIMITS_PORT"))}
+    inbox = Inbox()
+    c = Client(cfg(brokers=[a, b], failover=True), inbox)
+    await c.connect()
+    eq(c.status()["brokerIndex"], 0)
+    await c.use_broker(1)
+    await c.wait_connected(5000)
+    eq(c.status()["broker"], "%s:%d" % (b["host"], b["port"]))
+    await c.publish("lgt/switch", b"on-b", 1)
+    await c.use_broker(0)
+    await c.wait_connected(5000)
+    eq(c.status()["brokerIndex"], 0)
+    await c.publish("lgt/switch", b"on-a", 1)
+    eq([k for k, _ in inbox.events if k == CONNECTED], [CONNECTED] * 3)
+    await c.disconnect()
+
+
 async def test_broker_limits_respected():
     inbox = Inbox()
     c = Client(cfg("LG_BROKER_LIMITS", protocolVersion=5), inbox)

@@ -14,13 +14,14 @@ def _seed(s):
 
 class BrokerList:
     def __init__(self, cfg):
-        brokers = cfg.get("brokers") or [{"host": cfg.get("host"), "port": cfg.get("port", 1883)}]
+        brokers = cfg.get("brokers") or [{"host": cfg.get("host"), "port": cfg.get("port")}]
         self.list = []
         for i, b in enumerate(brokers):
             if not b.get("host"):
                 raise ConnectorError(CONFIG_ERROR, "brokers[%d].host is required" % i, {"path": "config.brokers[%d].host" % i})
             e = dict(b)
-            e.setdefault("port", 8883 if b.get("protocol", cfg.get("protocol")) == "mqtts" else 1883)
+            if not e.get("port"):
+                e["port"] = 8883 if b.get("protocol", cfg.get("protocol")) == "mqtts" else 1883
             e.setdefault("weight", 1)
             self.list.append(e)
         self.failover = cfg.get("failover", len(self.list) > 1)

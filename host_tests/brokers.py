@@ -63,9 +63,10 @@ def mosquitto_mtls(certs):
 
 @pytest.fixture(scope="module")
 def mosquitto_limits():
-    """MQTT 5 limits: CONNACK carries Maximum Packet Size 1024 and Receive Maximum 5."""
+    """MQTT 5 limits: CONNACK carries Maximum Packet Size 1024, Receive Maximum 5, Maximum QoS 1."""
     _local_only("broker limits")
-    b = Broker(options=["max_packet_size 1024", "max_inflight_messages 5"], env_prefix="LG_BROKER_LIMITS").start()
+    b = Broker(options=["max_packet_size 1024", "max_inflight_messages 5", "max_qos 1"],
+               env_prefix="LG_BROKER_LIMITS").start()
     yield b
     b.stop()
 

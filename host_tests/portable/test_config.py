@@ -46,6 +46,11 @@ INVALID = [
     ("config.brokers", [{"host": "a", "port": 99999}], "config.brokers[0].port", "1..65535"),
     ("config.loadBalancing", "random", "config.loadBalancing", "round-robin"),
     ("config.tls", {"ca": 5}, "config.tls.ca", "string"),
+    ("config.tls", {"ca": "-----BEGIN CERTIFICATE-----"}, "config.protocol", "'mqtts'"),
+    ("config.properties", {"sessionExpiryInterval": "300"}, "config.properties", "MQTT 5"),
+    ("config.properties", {"receiveMaximum": 0}, "config.properties", "MQTT 5"),
+    ("config.properties", {"colour": 1}, "config.properties", "MQTT 5"),
+    ("config.will", {"topic": "t", "properties": {"willDelayInterval": -1}}, "config.will.properties", "MQTT 5"),
     ("config.history", {"size": "big"}, "config.history.size", "integer"),
     ("config.history", {"record": ["ok/#", "bad/#/x"]}, "config.history.record[1]", ""),
     ("config.history", {"outboxPolicy": "drop-newest"}, "config.history.outboxPolicy", "drop-oldest"),
@@ -109,7 +114,7 @@ def test_load_not_json_and_secrets():
     import json
 
     with open(d + "/c.json", "w") as f:
-        json.dump(BASE, f)
+        json.dump(dict(BASE, config=dict(BASE["config"], protocol="mqtts")), f)
     with open(d + "/s.json", "w") as f:
         json.dump({"config": {"username": "u1", "password": "hunter2-secret"}, "tls": {"key": "-----BEGIN KEY"}}, f)
     doc = config.load(d + "/c.json", d + "/s.json")

@@ -6,7 +6,7 @@ import asyncio
 from check import araises, env, eq
 from lgmqtt import Connector, ConnectorError
 
-FIXTURES = ("mosquitto", "mosquitto_auth")
+FIXTURES = ("mosquitto", "mosquitto_auth", "mosquitto_limits")
 TIMEOUT = 240
 
 _n = [0]
@@ -261,7 +261,15 @@ async def test_error_codes_with_details():
     e = await araises(ConnectorError, c.execute("mqtt:publish", "write", {"topic": "a", "payload": "x" * 300}))
     eq((e.error, e.details["limit"]), ("PAYLOAD_TOO_LARGE", 256))
     e = await araises(ConnectorError, c.execute("mqtt:publish", "write", {"topic": "a", "payload": object()}))
-    eq(e.error, "PROTOCOL_ERROR")
+    eq((e.error, e.details["param"]), ("INVALID_PARAMS", "payload"))
+    for bad in ({"topicAlias": 3}, {"messageExpiryInterval": "60"}, {"nosuch": 1}, [1], {"userProperties": "ab"}):
+        e = await araises(ConnectorError, c.execute("mqtt:publish", "write", {"topic": "a", "payload": 1, "properties": bad}))
+        eq(e.error, "INVALID_PARAMS", repr(bad))
+    e = await araises(ConnectorError, c.execute("mqtt:publish", "write", {"topic": "a", "payload": {"b": b"x"}}))
+    eq(e.error, "INVALID_PARAMS")
+    e = await araises(ConnectorError, c.execute("mqtt:publish", ["write"]))
+    eq(e.error, "INVALID_PARAMS")
+    eq(c.outbox.stats()["pending"], 0)  # nothing refused went into the outbox
     e = await araises(ConnectorError, c.execute("mqtt:nosuch", "read"))
     eq(e.error, "CAPABILITY_DISABLED")
     e = await araises(ConnectorError, c.execute("mqtt:publish", "nosuch"))
@@ -329,3 +337,66 @@ async def test_debug_events():
     c.set_debug_mode(True)
     await c.execute("mqtt:connection", "status")
     eq(dbg[0]["capability"], "mqtt:connection")
+
+
+async def test_protocol_error_from_a_broken_broker():
+    async def broken(reader, writer):
+        await reader.read(100)
+        writer.write(b"\xf0\x00")  # AUTH on MQTT 3.1.1 does not exist
+        await writer.drain()
+        await asyncio.sleep(2)
+
+    port = 48000 + _n[0] % 1000
+    server = await asyncio.start_server(broken, "127.0.0.1", port)
+    c = make(port=port, maxReconnectAttempts=1)
+    e = await araises(ConnectorError, c.execute("mqtt:connection", "connect"))
+    eq((e.error, e.details["port"]), ("PROTOCOL_ERROR", port))
+    assert e.details["reasonCode"] >= 0x80
+    await c.execute("mqtt:connection", "disconnect")
+    server.close()
+
+
+async def test_broker_limits_checked_before_the_outbox_and_bad_messages_do_not_jam_it():
+    lim = dict(prefix="LG_BROKER_LIMITS", version=5)
+    c = make(lim["version"], lim["prefix"])
+    perr = Events(c, "publish-error")
+    await c.execute("mqtt:connection", "connect")
+    e = await araises(ConnectorError, c.execute("mqtt:publish", "write", {"topic": "lgc/lim", "payload": 1, "qos": 2}))
+    eq((e.error, e.details["supportedQos"]), ("QOS_ERROR", [0, 1]))
+    eq(c.outbox.stats()["pending"], 0)
+    sub = make(lim["version"], lim["prefix"])
+    got = Events(sub, "message-received")
+    await sub.execute("mqtt:connection", "connect")
+    await sub.execute("mqtt:subscribe", "subscribe", {"topic": "lgc/lim", "qos": 1})
+    await c.client._drop_link("test: offline")
+    # queued offline: the broker's limits are unknown until it answers again
+    for m in ({"payload": "q2", "qos": 2}, {"payload": "a", "qos": 1}, {"payload": "b", "qos": 1}):
+        r = await c.execute("mqtt:publish", "write", dict(m, topic="lgc/lim"))
+        eq(r["queued"], True)
+    await c.client.wait_connected(5000)
+    msgs = await got.wait("message-received", 2)
+    eq([m["payload"] for m in msgs], ["a", "b"])
+    errs = await perr.wait("publish-error", 2)  # the refused online write, then the queued one
+    eq([(e["error"], "outboxId" in e) for e in errs], [("QOS_ERROR", False), ("QOS_ERROR", True)])
+    for _ in range(100):  # the last PUBACK may still be on its way back
+        if c.outbox.stats()["pending"] == 0:
+            break
+        await asyncio.sleep(0.02)
+    eq(c.outbox.stats()["pending"], 0)
+    await c.execute("mqtt:connection", "disconnect")
+    await sub.execute("mqtt:connection", "disconnect")
+
+
+async def test_backlog_is_not_overtaken_by_new_writes():
+    pub, sub = await _pair()
+    ev = Events(sub, "message-received")
+    await sub.execute("mqtt:subscribe", "subscribe", {"topic": "lgc/order", "qos": 1})
+    await pub.client._drop_link("test: offline")
+    for i in range(3):
+        await pub.execute("mqtt:publish", "write", {"topic": "lgc/order", "payload": "old-%d" % i, "qos": 1})
+    await pub.client.wait_connected(5000)
+    await pub.execute("mqtt:publish", "write", {"topic": "lgc/order", "payload": "new", "qos": 1})
+    msgs = await ev.wait("message-received", 4)
+    eq([m["payload"] for m in msgs], ["old-0", "old-1", "old-2", "new"])
+    await pub.execute("mqtt:connection", "disconnect")
+    await sub.execute("mqtt:connection", "disconnect")

@@ -128,6 +128,27 @@ def _any(path, v):
     return v
 
 
+def _props(ptype_name):
+    # MQTT 5 properties by their user-facing names, checked by encoding them for the
+    # packet they go in (CONNECT or the will): names, types and ranges in one place.
+    def check(path, v):
+        from lgmqtt import codec, payloads
+
+        _dict(path, v)
+        try:
+            wire = payloads.props_to_wire(v)
+            if ptype_name == "will":
+                codec.encode_connect(5, "x", 0, True, None, None, codec.Will("t", b"", 0, False, wire))
+            else:
+                codec.encode_connect(5, "x", 0, True, None, None, None, wire)
+        except ConnectorError as e:
+            raise _err(path, "MQTT 5 %s properties (%s)" % (ptype_name, e.message), list(v))
+        except (ValueError, TypeError) as e:
+            raise _err(path, "MQTT 5 %s properties (%s)" % (ptype_name, e), list(v))
+        return v
+    return check
+
+
 _PORT = _int_range(1, 65535)
 _MS = _int_range(0, 86400000)
 
@@ -135,7 +156,7 @@ _BROKER = _section({"host": lambda p, v: _str(p, v, False), "port": _PORT, "weig
                     "protocol": _choice("mqtt", "mqtts"), "servername": _str}, required=("host",))
 _TLS = _section({"ca": _pem_or_path, "cert": _pem_or_path, "key": _pem_or_path,
                  "rejectUnauthorized": _bool, "servername": _str})
-_WILL = _section({"topic": _topic_name, "payload": _any, "qos": _qos, "retain": _bool, "properties": _dict},
+_WILL = _section({"topic": _topic_name, "payload": _any, "qos": _qos, "retain": _bool, "properties": _props("will")},
                  required=("topic",))
 
 
@@ -148,7 +169,9 @@ def _HISTORY(path, v):
     return v
 
 
-_REMOTE = _section({"enabled": _bool, "topic": _topic_name, "allow": _list_of(lambda p, v: _str(p, v, False))})
+_REMOTE = _section({"enabled": _bool, "topic": _topic_name, "allow": _list_of(lambda p, v: _str(p, v, False)),
+                    "replyPrefix": _str})
+
 _TOPIC_DECL = _section({"name": _topic_name, "description": _str, "maxQos": _qos, "retained": _bool},
                        required=("name",))
 
@@ -159,7 +182,7 @@ _CONFIG = _section({
     "maxReconnectPeriod": _MS, "maxReconnectAttempts": _int_range(0, None), "authRetryPeriod": _MS,
     "queueQoSZero": _bool, "brokers": _list_of(_BROKER), "failover": _bool,
     "loadBalancing": _choice("round-robin", "weighted"), "tls": _TLS, "rejectUnauthorized": _bool,
-    "properties": _dict, "will": _WILL, "history": _HISTORY, "remote": _REMOTE,
+    "properties": _props("CONNECT"), "will": _WILL, "history": _HISTORY, "remote": _REMOTE,
     "topics": _list_of(_TOPIC_DECL), "maxInflight": _int_range(1, 65535), "maxPacketSize": _int_range(64, 268435455),
     "ackTimeout": _MS, "defaultQos": _qos, "batchSize": _int_range(1, 1000), "batchDelay": _MS,
 })
@@ -189,6 +212,11 @@ def validate(doc):
                              {"path": "config.host", "expected": "a host name or IP address"})
     if "port" not in cfg:
         cfg["port"] = 8883 if cfg["protocol"] == "mqtts" else 1883
+    if cfg.get("tls") and cfg["protocol"] != "mqtts" and not any(
+            b.get("protocol") == "mqtts" for b in cfg.get("brokers", [])):
+        # a CA or client key with plain TCP would send credentials in the clear
+        raise ConnectorError(CONFIG_ERROR, "config.tls is set but config.protocol is 'mqtt': use 'mqtts'",
+                             {"path": "config.protocol", "expected": "'mqtts' when config.tls is set"})
     if "clientId" not in cfg or not cfg["clientId"]:
         cfg["clientId"] = top.get("id") or "lgmqtt-device"
     caps = top.get("capabilities", {})

@@ -15,7 +15,8 @@ from lgmqtt import client as C
 from lgmqtt import codec
 from lgmqtt import payloads
 from lgmqtt.compat import time_s
-from lgmqtt.errors import ConnectorError, CAPABILITY_DISABLED, INVALID_PARAMS, NOT_CONNECTED, PROTOCOL_ERROR
+from lgmqtt.errors import (ConnectorError, CAPABILITY_DISABLED, CONFIG_ERROR, INVALID_PARAMS, NOT_CONNECTED,
+                           PROTOCOL_ERROR)
 from lgmqtt.isotime import format_iso
 
 CAPABILITIES = ("mqtt:publish", "mqtt:subscribe", "mqtt:connection", "mqtt:history", "mqtt:topics")
@@ -41,16 +42,21 @@ def _now_iso():
     return format_iso(time_s())
 
 
-def _read_pem(v):
-    """A PEM string, or a path to a PEM/DER file on the device's filesystem -> bytes."""
+def _read_pem(v, key):
+    """A PEM string, or a path to a PEM/DER file on the device's filesystem -> bytes.
+    Errors name the config key, never the value (it may be a private key)."""
     if v is None:
         return None
     if isinstance(v, (bytes, bytearray)):
         return bytes(v)
-    if v.startswith("-----BEGIN"):
-        return v.encode()
-    with open(v, "rb") as f:
-        return f.read()
+    if "-----BEGIN" in v:
+        return v.strip().encode()
+    try:
+        with open(v, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ConnectorError(CONFIG_ERROR, "config.tls.%s: cannot read the file it names (%s)" % (key, e.args[0]),
+                             {"path": "config.tls." + key, "expected": "PEM text or a readable file"})
 
 
 class _Pending:
@@ -60,6 +66,7 @@ class _Pending:
         self.oid, self.topic, self.payload, self.qos, self.retain = oid, topic, payload, qos, retain
         self.done = None  # asyncio.Event when a caller waits
         self.result = None
+        self.pid = None
 
 
 class Connector:
@@ -79,7 +86,10 @@ class Connector:
         self.client = None
         self._by_pid = {}          # packet id -> _Pending
         self._sent_oids = set()    # outbox ids handed to the client in this process
+        self._waiting = {}         # outbox id -> (_Pending, data, props): written, not yet handed over
+        self._early_acks = {}      # packet id -> reason code, for acks that beat _hand_over
         self._drainer = None
+        self._drain_again = False
         self.subscriptions = {}    # filter -> qos (the client resubscribes after a reconnect)
         from lgmqtt.ops import Registry
 
@@ -138,13 +148,13 @@ class Connector:
     async def execute(self, capability, operation, params=None):
         from lgmqtt import ops
 
-        if capability not in CAPABILITIES:
+        if not isinstance(capability, str) or capability not in CAPABILITIES:
             raise ConnectorError(CAPABILITY_DISABLED, "unknown capability %r" % capability,
                                  {"capability": capability, "enabled": self.capabilities})
         if capability not in self.capabilities:
             raise ConnectorError(CAPABILITY_DISABLED, "capability %s is disabled" % capability,
                                  {"capability": capability, "enabled": self.capabilities})
-        handler = ops.HANDLERS.get((capability, operation))
+        handler = ops.HANDLERS.get((capability, operation)) if isinstance(operation, str) else None
         if handler is None:
             raise ConnectorError(INVALID_PARAMS, "%s has no operation %r" % (capability, operation),
                                  {"capability": capability, "operation": operation,
@@ -158,7 +168,9 @@ class Connector:
     def _client_config(self):
         c = dict(self.cfg)
         tls = c.get("tls") or {}
-        c["tls"] = {"ca": _read_pem(tls.get("ca")), "cert": _read_pem(tls.get("cert")), "key": _read_pem(tls.get("key"))}
+        c["tls"] = {k: _read_pem(tls.get(k), k) for k in ("ca", "cert", "key")}
+        if tls.get("servername") and not c.get("brokers"):
+            c["brokers"] = [{"host": c["host"], "port": c["port"], "servername": tls["servername"]}]
         if "rejectUnauthorized" in tls:
             c["rejectUnauthorized"] = tls["rejectUnauthorized"]
         v5 = c.get("protocolVersion") == 5
@@ -184,7 +196,7 @@ class Connector:
     async def disconnect(self):
         if self.client is not None:
             await self.client.disconnect()
-        self._release_waiters(queued=True)
+        self._release_waiters()
         self.outbox.sync()
         return {"success": True, "connected": False}
 
@@ -200,7 +212,9 @@ class Connector:
         if was:
             await self.client.disconnect()
             self.client = None
-            # the old session's in-flight messages go again from the outbox
+            # the old session's in-flight messages go again from the outbox (QoS 2 ones
+            # that had their PUBREC may then arrive twice: see the README's guarantees)
+            self._release_waiters()
             self._by_pid = {}
             self._sent_oids = set()
         self.doc, self.cfg = new, new["config"]
@@ -221,7 +235,7 @@ class Connector:
                 self.remote.on_connected()
             self._start_drain()
         elif kind == C.DISCONNECTED:
-            self._release_waiters(queued=True)
+            self._release_waiters()
             self.emit("disconnected", {"clientId": cid, "reason": info["reason"], "timestamp": _now_iso()})
         elif kind == C.ERROR:
             self.emit("error", {"error": info.error, "message": info.message, "details": info.details,
@@ -242,40 +256,82 @@ class Connector:
             "messageId": pkt.pid, "properties": payloads.props_from_wire(props), "timestamp": _now_iso()})
 
     # ---- the outbox path ----------------------------------------------------------
+    # One mechanism for every message that goes through the outbox: write() puts it
+    # (durable), and the drain task hands pending messages to the client in outbox order
+    # -- fresh ones from RAM, older ones (queued offline, or from before a reboot) read
+    # back from the log. So a backlog is never overtaken by new writes.
     async def send(self, topic, data, qos, retain, props, user_payload, wait):
         """Put through the outbox (QoS >= 1, or QoS 0 queued offline) and send if connected."""
+        if self.connected:
+            self._check_broker_limits(topic, data, qos, retain, props)
         oid = self.outbox.put(topic, data, qos, retain, props or None)
         self._debug("outbox put", outboxId=oid, topic=topic)
+        queued = {"success": True, "queued": True, "outboxId": oid, "messageId": None, "topic": topic, "qos": qos}
         if not self.connected:
-            return {"success": True, "queued": True, "outboxId": oid, "messageId": None, "topic": topic, "qos": qos}
+            return queued
         p = _Pending(oid, topic, user_payload, qos, retain)
         if wait:
             p.done = asyncio.Event()
-        await self._hand_over(p, data, props)
-        if qos == 0:
-            return {"success": True, "queued": False, "outboxId": oid, "messageId": None, "topic": topic, "qos": 0}
-        if wait:
-            await p.done.wait()
-            if isinstance(p.result, ConnectorError):
-                raise p.result
-            if p.result == "queued":
-                return {"success": True, "queued": True, "outboxId": oid, "messageId": None, "topic": topic, "qos": qos}
+        self._waiting[oid] = (p, data, props)
+        self._start_drain()
+        if not wait:
+            return queued
+        await p.done.wait()
+        if isinstance(p.result, ConnectorError):
+            raise p.result
+        if p.result == "queued":
+            return queued
         return {"success": True, "queued": False, "outboxId": oid, "messageId": p.result, "topic": topic, "qos": qos}
+
+    def _check_broker_limits(self, topic, data, qos, retain, props):
+        # What this broker announced it cannot take is refused before it enters the
+        # outbox: otherwise it would sit there, re-sent and refused after every reconnect.
+        s = self.client.session
+        if qos > s.broker_max_qos:
+            raise ConnectorError("QOS_ERROR", "broker supports qos up to %d" % s.broker_max_qos,
+                                 {"qos": qos, "supportedQos": list(range(s.broker_max_qos + 1))})
+        if retain and not s.retain_available:
+            raise ConnectorError(PROTOCOL_ERROR, "broker does not support retained messages", {"topic": topic})
+        limit = s.broker_max_packet_size
+        if limit:
+            size = len(codec.encode_publish(s.version, topic, data, qos, retain, False, 1 if qos else None,
+                                            props or None))
+            if size > limit:
+                raise ConnectorError("PAYLOAD_TOO_LARGE", "packet of %d bytes exceeds the broker's maximum of %d"
+                                     % (size, limit), {"topic": topic, "size": size, "limit": limit})
 
     async def _hand_over(self, p, data, props):
         self._sent_oids.add(p.oid)
-        pid = await self.client.publish(p.topic, data, p.qos, p.retain, props or None, wait=False)
+        try:
+            pid = await self.client.publish(p.topic, data, p.qos, p.retain, props or None, wait=False)
+        except ConnectorError as e:
+            self._sent_oids.discard(p.oid)
+            if e.error == NOT_CONNECTED:
+                self._finish(p, "queued")  # stays pending: the next connection sends it
+                return
+            # This broker will never take it (limits it announced): drop it, say so.
+            self.outbox.ack(p.oid)
+            self.emit("publish-error", {"topic": p.topic, "error": e.error, "message": e.message,
+                                        "details": e.details, "outboxId": p.oid, "timestamp": _now_iso()})
+            self._finish(p, e)
+            return
         if pid is None:  # QoS 0 from the outbox: written, nothing more will come
             self.outbox.ack(p.oid)
             self._sent_oids.discard(p.oid)
             self._published(p, None)
             return
-        self._by_pid[pid] = p
         p.pid = pid
+        self._by_pid[pid] = p
+        rc = self._early_acks.pop(pid, None)
+        if rc is not None:  # the ack arrived while publish() was still flushing
+            self._on_published(pid, rc)
 
     def _on_published(self, pid, rc):
         p = self._by_pid.pop(pid, None)
         if p is None:
+            # Only the drain task publishes QoS 1/2 here (remote replies are QoS 0), one
+            # message at a time: an unknown id is the one it is handing over right now.
+            self._early_acks[pid] = rc
             return
         self.outbox.ack(p.oid)
         if p.qos == 2:
@@ -302,37 +358,48 @@ class Connector:
         if p.done is not None:
             p.done.set()
 
-    def _release_waiters(self, queued):
+    def _release_waiters(self, queued=True):
         # The link went down under write() callers: their messages stay in the outbox
-        # and the session; tell the callers "queued" rather than keep them waiting.
-        for p in self._by_pid.values():
+        # (and in the session); tell the callers "queued" rather than keep them waiting.
+        for p in list(self._by_pid.values()) + [w[0] for w in self._waiting.values()]:
             if p.done is not None and not p.done.is_set():
                 p.result = "queued"
                 p.done.set()
+        self._waiting = {}
 
     def _start_drain(self):
         if self._drainer is None:
+            self._drain_again = False
             self._drainer = asyncio.create_task(self._drain())
+        else:
+            self._drain_again = True
 
     async def _drain(self):
-        """Send what the outbox holds that this process has not handed to the client:
-        messages queued while offline, and everything pending after a reboot."""
         try:
             after = 0
             while self.connected:
-                batch = self.outbox.pending(after, 16)
-                if not batch:
-                    break
-                for oid, topic, payload, qos, retain, props in batch:
-                    after = oid
-                    if oid in self._sent_oids:
+                ids = [i for i in self.outbox.pending_ids() if i > after and i not in self._sent_oids]
+                if not ids:
+                    if self._drain_again:
+                        self._drain_again = False
                         continue
+                    break
+                for oid in ids:
                     if not self.connected:
                         break
-                    self._debug("outbox resend", outboxId=oid, topic=topic)
-                    await self._hand_over(_Pending(oid, topic, payloads.decode(payload), qos, retain), payload, props)
-        except ConnectorError as e:
-            self.emit("error", {"error": e.error, "message": e.message, "details": e.details, "timestamp": _now_iso()})
+                    after = oid
+                    w = self._waiting.pop(oid, None)
+                    if w is None:
+                        rows = self.outbox.pending(oid - 1, 1)
+                        if not rows or rows[0][0] != oid:
+                            continue
+                        _, topic, payload, qos, retain, props = rows[0]
+                        self._debug("outbox resend", outboxId=oid, topic=topic)
+                        w = (_Pending(oid, topic, payloads.decode(payload), qos, retain), payload, props)
+                    await self._hand_over(*w)
+        except Exception as e:  # MemoryError included: report it, the next connection retries
+            self.emit("error", {"error": getattr(e, "error", "STORAGE_ERROR"), "message": "outbox drain failed: %r" % e,
+                                "timestamp": _now_iso()})
         finally:
             self._drainer = None
 

@@ -47,11 +47,21 @@ def _prepare(conn, m):
         raise _bad("retain", retain, "true or false")
     data, ctype = payloads.encode(m.get("payload"))
     v5 = conn.cfg["protocolVersion"] == 5
-    props = payloads.props_to_wire(m.get("properties")) if v5 else {}
-    if v5 and ctype and codec.CONTENT_TYPE not in props and m.get("payload") is not None:
+    # checked on both versions (bad input is an error either way), sent only on 5.0
+    props = payloads.props_to_wire(m.get("properties"))
+    if props:
+        try:
+            codec.encode_publish(5, topic, b"", 0, False, False, None, props)
+        except (ValueError, TypeError) as e:
+            raise ConnectorError(INVALID_PARAMS, "properties: %s" % e,
+                                 {"param": "properties", "expected": "valid MQTT 5 property values"})
+    if not v5:
+        props = {}
+    elif ctype and codec.CONTENT_TYPE not in props and m.get("payload") is not None:
         props[codec.CONTENT_TYPE] = ctype
+    size = len(codec.encode_publish(conn.cfg["protocolVersion"], topic, data, qos, retain, False,
+                                    1 if qos else None, props or None))
     limit = conn.cfg.get("maxPacketSize", 65536)
-    size = len(data) + len(topic.encode()) + 7
     if size > limit:
         raise ConnectorError(PAYLOAD_TOO_LARGE, "message of %d bytes exceeds maxPacketSize %d" % (size, limit),
                              {"topic": topic, "size": size, "limit": limit})
@@ -119,7 +129,7 @@ def _sub_options(o, v5):
     nl = o.get("nl", o.get("noLocal", False))
     rap = o.get("rap", o.get("retainAsPublished", False))
     rh = o.get("rh", o.get("retainHandling", 0))
-    if rh not in (0, 1, 2):
+    if isinstance(rh, bool) or not isinstance(rh, int) or rh not in (0, 1, 2):
         raise _bad("options.retainHandling", rh, "0, 1 or 2")
     bits = (4 if nl else 0) | (8 if rap else 0) | (rh << 4)
     if bits and not v5:

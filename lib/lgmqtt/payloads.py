@@ -9,7 +9,11 @@
 import json
 
 from lgmqtt import codec
-from lgmqtt.errors import ConnectorError, PROTOCOL_ERROR
+from lgmqtt.errors import ConnectorError, INVALID_PARAMS
+
+# Properties a client must not set on PUBLISH itself: the session owns topic aliases,
+# and subscription identifiers travel only from broker to subscriber.
+_FORBIDDEN = ("topicAlias", "subscriptionIdentifier")
 
 JSON = "application/json"
 TEXT = "text/plain"
@@ -25,9 +29,28 @@ def encode(payload):
     if isinstance(payload, str):
         return payload.encode(), TEXT
     if isinstance(payload, (dict, list, int, float, bool)):
+        # MicroPython's json.dumps writes anything (b'x' as "x", a set as {1, 2}): check
+        # the value ourselves so both interpreters refuse the same payloads.
+        if not _jsonable(payload, 0):
+            raise ConnectorError(INVALID_PARAMS, "payload is not JSON: only dict (str keys), list, str, int, "
+                                 "finite float, bool and None inside", {"param": "payload", "expected": "JSON values"})
         return json.dumps(payload).encode(), JSON
-    raise ConnectorError(PROTOCOL_ERROR, "payload must be a dict, list, str or bytes, not %s" % type(payload).__name__,
-                         {"type": type(payload).__name__})
+    raise ConnectorError(INVALID_PARAMS, "payload must be a dict, list, str or bytes, not %s" % type(payload).__name__,
+                         {"param": "payload", "expected": "dict, list, str or bytes"})
+
+
+def _jsonable(v, depth):
+    if depth > 32:
+        return False
+    if v is None or isinstance(v, (str, bool, int)):
+        return True
+    if isinstance(v, float):
+        return v == v and v not in (float("inf"), float("-inf"))
+    if isinstance(v, list):
+        return all(_jsonable(x, depth + 1) for x in v)
+    if isinstance(v, dict):
+        return all(isinstance(k, str) and _jsonable(x, depth + 1) for k, x in v.items())
+    return False
 
 
 def decode(raw, content_type=None):
@@ -59,18 +82,27 @@ def _text_or_bytes(raw):
 
 
 def props_to_wire(props):
-    """{"contentType": ..., "userProperties": {...}} -> {id: value}; unknown names -> PROTOCOL_ERROR."""
+    """{"contentType": ..., "userProperties": {...}} -> {id: value}; bad names or shapes -> INVALID_PARAMS."""
     if not props:
         return {}
+    if not isinstance(props, dict):
+        raise _bad("properties", "an object of MQTT 5 properties")
     out = {}
     for name, v in props.items():
         try:
             pid = codec.property_id(name)
-        except ValueError:
-            raise ConnectorError(PROTOCOL_ERROR, "unknown MQTT 5 property %r" % name, {"property": name})
+        except (ValueError, TypeError):
+            raise _bad("properties." + str(name), "a known MQTT 5 property name")
+        if name in _FORBIDDEN:
+            raise _bad("properties." + name, "not set by the client (the session manages it)")
         if pid == codec.USER_PROPERTY:
             pairs = []
-            items = v.items() if isinstance(v, dict) else v
+            if isinstance(v, dict):
+                items = v.items()
+            elif isinstance(v, list) and all(isinstance(x, (list, tuple)) and len(x) == 2 for x in v):
+                items = v
+            else:
+                raise _bad("properties.userProperties", "an object of string values (or lists of them)")
             for k, val in items:
                 for one in (val if isinstance(val, list) else [val]):
                     pairs.append((str(k), str(one)))
@@ -79,6 +111,10 @@ def props_to_wire(props):
             v = v.encode()
         out[pid] = v
     return out
+
+
+def _bad(path, expected):
+    return ConnectorError(INVALID_PARAMS, "%s: expected %s" % (path, expected), {"param": path, "expected": expected})
 
 
 def props_from_wire(props):

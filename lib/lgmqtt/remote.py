@@ -7,6 +7,9 @@
 # The reply is JSON: {"id", "result"} or {"id", "error": {error, message, details}}.
 # Only capability.operation pairs listed in `allow` may be called (default: history
 # read and connection status: read-only, nothing that spends the device's flash).
+# Anyone allowed to publish on the request topic can call them: use broker ACLs, and
+# `replyPrefix` to bound where the device may answer. One request is served at a time,
+# and a remote history read returns at most MAX_REMOTE_LIMIT messages.
 import asyncio
 import json
 
@@ -15,6 +18,7 @@ from lgmqtt import topic as T
 from lgmqtt.errors import ConnectorError, CAPABILITY_DISABLED, INVALID_PARAMS
 
 DEFAULT_ALLOW = ("mqtt:history.read", "mqtt:connection.status")
+MAX_REMOTE_LIMIT = 100
 
 
 def _jsonable(x):
@@ -36,7 +40,9 @@ class Remote:
         cid = conn.cfg.get("clientId", "")
         self.topic = T.validate_name(cfg.get("topic", "lg/{clientId}/rpc").replace("{clientId}", cid))
         self.allow = tuple(cfg.get("allow", DEFAULT_ALLOW))
+        self.reply_prefix = cfg.get("replyPrefix")
         self.served = 0
+        self.busy = False
 
     def on_connected(self):
         asyncio.create_task(self._subscribe())
@@ -50,10 +56,22 @@ class Remote:
     def handles(self, pkt):
         if pkt.topic != self.topic:
             return False
-        asyncio.create_task(self._serve(pkt))
+        if self.busy:  # one request at a time: a board has no RAM for a queue of them
+            asyncio.create_task(self._serve(pkt, ConnectorError(INVALID_PARAMS, "busy: one request at a time",
+                                                                {"retry": True})))
+        else:
+            self.busy = True
+            asyncio.create_task(self._serve(pkt))
         return True
 
-    async def _serve(self, pkt):
+    async def _serve(self, pkt, refuse=None):
+        try:
+            await self._answer(pkt, refuse)
+        finally:
+            if refuse is None:
+                self.busy = False
+
+    async def _answer(self, pkt, refuse):
         props = pkt.props or {}
         reply_to = props.get(codec.RESPONSE_TOPIC)
         corr = props.get(codec.CORRELATION_DATA)
@@ -71,16 +89,32 @@ class Remote:
             if "%s.%s" % (cap, op) not in self.allow:
                 raise ConnectorError(CAPABILITY_DISABLED, "%s.%s is not remotely callable" % (cap, op),
                                      {"capability": cap, "operation": op, "allowed": list(self.allow)})
-            body = {"id": rid, "result": _jsonable(await self.conn.execute(cap, op, req.get("params")))}
+            if refuse is not None:
+                raise refuse
+            params = req.get("params") or {}
+            if isinstance(params, dict) and cap == "mqtt:history":
+                # bound what one remote call may pull into RAM
+                params = dict(params, limit=min(params.get("limit", 20) if isinstance(params.get("limit", 20), int)
+                                                else 20, MAX_REMOTE_LIMIT))
+            body = {"id": rid, "result": _jsonable(await self.conn.execute(cap, op, params))}
         except ConnectorError as e:
             body = {"id": rid, "error": e.to_dict()}
+        except Exception as e:  # MemoryError and the like: answer, do not die silently
+            body = {"id": rid, "error": {"error": "INTERNAL_ERROR", "message": repr(e), "details": {}}}
         self.served += 1
         if not reply_to:
             return  # nobody to answer
+        if not isinstance(reply_to, str) or reply_to == self.topic or (
+                self.reply_prefix and not reply_to.startswith(self.reply_prefix)):
+            return  # never publish where a request could make the device talk to itself or elsewhere
+        if not isinstance(rid, (str, int, type(None))):
+            body["id"] = None
         try:
             T.validate_name(reply_to)
             rprops = {codec.CORRELATION_DATA: corr} if corr is not None and self.conn.cfg["protocolVersion"] == 5 else None
-            await self.conn.client.publish(reply_to, json.dumps(body).encode(), 1, False, rprops)
+            # QoS 0: a lost reply only makes the caller retry, and a QoS 0 publish has no
+            # packet id to confuse with the outbox's acknowledgements
+            await self.conn.client.publish(reply_to, json.dumps(body).encode(), 0, False, rprops)
         except ConnectorError as e:
             self.conn.emit("error", {"error": e.error, "message": "remote reply failed: " + e.message,
                                      "details": e.details})

@@ -56,7 +56,8 @@ def test_lgctl_status_and_history_from_micropython_device(device):
     assert r.returncode == 0, r.stdout + r.stderr
     st = json.loads(r.stdout)
     assert st["connected"] is True and st["clientId"] == dev
-    assert st["outbox"]["pending"] == 0
+    # telemetry keeps flowing every 100 ms: at most a few messages are between write and ack
+    assert st["outbox"]["dropped"] == 0 and st["outbox"]["pending"] <= 3, st["outbox"]
     r = lgctl(broker, dev, "history", "--topic", "lg/+/telemetry", "--limit", "2")
     assert r.returncode == 0, r.stdout + r.stderr
     h = json.loads(r.stdout)

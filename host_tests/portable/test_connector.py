@@ -226,7 +226,11 @@ async def test_recovery_by_reconnect_and_offline_queue():
     await pev.wait("connected", 1, timeout=10)  # reconnected by itself
     (m,) = await ev.wait("message-received")
     eq(m["payload"], "while-down")
-    st = await pub.execute("mqtt:connection", "status")
+    for _ in range(100):  # its PUBACK may still be on the way back to the publisher
+        st = await pub.execute("mqtt:connection", "status")
+        if st["outbox"]["pending"] == 0:
+            break
+        await asyncio.sleep(0.02)
     eq((st["outbox"]["pending"], st["reconnects"]), (0, 1))
     await pub.execute("mqtt:connection", "disconnect")
     await sub.execute("mqtt:connection", "disconnect")

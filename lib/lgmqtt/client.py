@@ -184,35 +184,38 @@ class Client:
     async def disconnect(self, reason_code=0):
         """Clean close: DISCONNECT sent, supervisor stopped, no reconnect."""
         self._stop = True
-        if self._stream is not None and self.connected:
+        was = self.connected
+        if self._stream is not None and was:
             self.session.disconnect(reason_code, None, ticks_ms())
             try:
                 await self._flush()
             except (OSError, ConnectorError):
                 pass
-        await self._close_stream()
+        await self._stop_link("client disconnect" if was else None)
+        self._fail_requests(ConnectorError(NOT_CONNECTED, "disconnected", {}))
+
+    async def _stop_link(self, reason):
+        # Shared by disconnect() and abort(): the link and the supervisor end here,
+        # also when a connect attempt is still under way.
         self._link_dead.set()
+        self._connected.clear()
+        self.session.connection_lost()  # in-flight records off the wire: counted afresh next time
+        self._window_free.set()         # publishers blocked on the window re-check and queue
+        await self._close_stream()
         sup, self._sup = self._sup, None
         if sup is not None:
-            try:
-                await asyncio.wait_for(sup, 2)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                pass
-            except Exception:
-                pass
-        self._fail_requests(ConnectorError(NOT_CONNECTED, "disconnected", {}))
+            sup.cancel()
+        if self._first is not None:  # a connect() still waiting for its first outcome
+            self._first.set(error=ConnectorError(NOT_CONNECTED, "disconnected before connecting", {}))
+            self._first = None
+        if reason is not None:
+            self._emit(DISCONNECTED, {"broker": self.brokers.current_name(), "reason": reason})
 
     async def abort(self):
         """Drop the link without DISCONNECT and stop (the broker publishes the Will):
         what a power cut looks like from the broker's side."""
         self._stop = True
-        await self._close_stream()
-        self.session.connection_lost()
-        self._connected.clear()
-        self._link_dead.set()
-        sup, self._sup = self._sup, None
-        if sup is not None:
-            sup.cancel()
+        await self._stop_link("aborted" if self.connected else None)
 
     async def use_broker(self, index):
         """Move to broker `index` of the configured list now (e.g. back to the primary)."""
@@ -248,37 +251,54 @@ class Client:
 
     # ---- supervision --------------------------------------------------------------
     async def _supervise(self):
-        delay = self.cfg.get("reconnectPeriod", 1000)
+        period = self.cfg.get("reconnectPeriod", 1000)
+        delay = period
         max_attempts = self.cfg.get("maxReconnectAttempts", 0)
+        # A link must stay up this long to count as a success; one that a broker drops
+        # at once (a duplicate client id, an ACL kick) backs off like a failed attempt.
+        stable_ms = max(10000, self.session.keepalive * 1000)
         failures = 0
         while not self._stop:
             self.attempts += 1
-            err = await self._connect_once()
+            try:
+                err = await self._connect_once()
+            except Exception as e:  # never let the supervisor die: report and retry
+                await self._close_stream()
+                self.session.connection_lost()
+                err = ConnectorError(CONNECTION_FAILED, "connect attempt failed: %r" % e,
+                                     {"host": self.brokers.current()["host"], "port": self.brokers.current()["port"],
+                                      "reason": repr(e)})
+            if self._stop:
+                break
             if err is None:
-                failures = 0
-                delay = self.cfg.get("reconnectPeriod", 1000)
+                t_up = ticks_ms()
                 await self._serve()
                 if self._stop:
                     break
                 self.reconnects += 1
-                continue
-            failures += 1
-            self.last_error = err
-            self._emit(ERROR, err)
-            if self._first is not None:
-                self._first.set(error=err)
-                self._first = None
-            if max_attempts and failures >= max_attempts:
-                self._fail_requests(err)
-                break
-            self.brokers.failed()
-            # Exponential backoff with jitter; authentication failures back off harder:
-            # retrying bad credentials fast only locks the account and burns battery.
-            if err.error == AUTHENTICATION_FAILED:
-                delay = max(delay, self.cfg.get("authRetryPeriod", 5000))
+                if ticks_diff(ticks_ms(), t_up) >= stable_ms:
+                    failures, delay = 0, period
+                    continue
+                failures += 1
+            else:
+                failures += 1
+                self.last_error = err
+                self._emit(ERROR, err)
+                if self._first is not None:
+                    self._first.set(error=err)
+                    self._first = None
+                if max_attempts and failures >= max_attempts:
+                    self._fail_requests(err)
+                    break
+                self.brokers.failed()
+                if err.error == AUTHENTICATION_FAILED:
+                    # retrying bad credentials fast only locks the account and burns battery
+                    delay = max(delay, self.cfg.get("authRetryPeriod", 5000))
+            # exponential backoff with jitter (a fleet must not reconnect in lockstep)
             await _sleep_ms(delay // 2 + (ticks_ms() * 7919) % (delay // 2 + 1))
             delay = min(delay * 2, self.cfg.get("maxReconnectPeriod", 60000))
-        self._sup = None
+        if self._sup is asyncio.current_task():
+            self._sup = None
 
     def _tls_context(self, broker):
         if broker.get("protocol", self.cfg.get("protocol", "mqtt")) != "mqtts":
@@ -330,6 +350,10 @@ class Client:
             self.session.connection_lost()
             return ConnectorError(CONNECTION_FAILED, "connection to %s:%d failed: %s" % (b["host"], b["port"], e),
                                   {"host": b["host"], "port": b["port"], "reason": str(e)})
+        if self._stop:
+            await self._close_stream()
+            self.session.connection_lost()
+            return ConnectorError(NOT_CONNECTED, "disconnect() during connect", {})
         if not self.session.session_present and self._subs:
             # The broker forgot us (clean start or expired session): without this, a
             # device silently stops receiving commands after its first reconnect.
@@ -357,6 +381,8 @@ class Client:
         return None
 
     def _on_connected(self, session_present, b):
+        if self._stop:  # disconnect() came while we were connecting: do not come alive
+            return
         self._connected.set()
         self._link_dead = asyncio.Event()
         self.last_error = None
@@ -371,10 +397,13 @@ class Client:
         tasks = (asyncio.create_task(self._reader()), asyncio.create_task(self._timer()),
                  asyncio.create_task(self._writer()))
         self._out_ready.set()
-        await self._link_dead.wait()
-        # Cancel and move on: awaiting them here could swallow our own cancellation.
-        for t in tasks:
-            t.cancel()
+        try:
+            await self._link_dead.wait()
+        finally:
+            # Cancel and move on (also when we are cancelled): awaiting them here could
+            # swallow our own cancellation.
+            for t in tasks:
+                t.cancel()
 
     async def _drop_link(self, reason):
         if self._link_dead.is_set():

@@ -255,3 +255,49 @@ async def test_connected_event_and_status_hide_password():
     eq(c.status()["connected"], True)
     await c.disconnect()
     eq(c.status()["connected"], False)
+
+
+async def test_a_broker_that_keeps_kicking_us_gets_backoff_not_a_storm():
+    # Two clients with one client id: the broker drops the older one each time the
+    # other connects. Without backoff after a short-lived link they would reconnect
+    # thousands of times a second.
+    a = Client(cfg(clientId="lgt-twin", reconnectPeriod=100, maxReconnectPeriod=400))
+    b = Client(cfg(clientId="lgt-twin", reconnectPeriod=100, maxReconnectPeriod=400))
+    await a.connect()
+    await b.connect()
+    await asyncio.sleep(2)
+    total = a.attempts + b.attempts
+    await a.disconnect()
+    await b.disconnect()
+    assert 3 <= total <= 30, total
+
+
+async def test_disconnect_while_connecting_leaves_nothing_alive():
+    async def silent(reader, writer):
+        await asyncio.sleep(3)
+
+    port = 49000 + _n[0] % 1000
+    server = await asyncio.start_server(silent, "127.0.0.1", port)
+    inbox = Inbox()
+    c = Client(cfg(port=port, connectTimeout=2000), inbox)
+    task = asyncio.create_task(c.connect())
+    await asyncio.sleep(0.2)
+    await c.disconnect()
+    e = await araises(ConnectorError, task)
+    eq(e.error, "NOT_CONNECTED")
+    await asyncio.sleep(0.3)
+    eq((c.connected, c.status()["state"] in ("disconnected", "closed")), (False, True))
+    eq([k for k, _ in inbox.events if k == CONNECTED], [])
+    server.close()
+
+
+async def test_clean_disconnect_reports_once():
+    inbox = Inbox()
+    c = Client(cfg(), inbox)
+    await c.connect()
+    await c.publish("lgt/bye", b"x", 1)
+    await c.disconnect()
+    await asyncio.sleep(0.1)
+    gone = [i for k, i in inbox.events if k == "disconnected"]
+    eq([g["reason"] for g in gone], ["client disconnect"])
+    eq(c.session.window(), 20)  # nothing counted as in flight any more

@@ -5,6 +5,7 @@
 #   led(on)                    status LED (no-op where absent)
 #   feed_watchdog()            called from the main loop and around long operations
 #   fs_root                    folder for config, secrets and the history log
+#   history_storage(seg_size)  a raw flash storage for the history log, or None (files)
 # Only firmware/ imports this package; lib/ never touches hardware.
 
 

@@ -28,6 +28,16 @@ class Board:
 
         return await connect_sta(self._cfg.get("wifi", {}), timeout_ms, self.feed_watchdog)
 
+    def history_storage(self, segment_size):
+        """The history log on a raw data partition labelled "lglog" when the partition
+        table has one: about 1 flash erase per 32 records, where segment files on
+        LittleFS cost about one 4 KB erase per record. None: use files."""
+        import esp32
+        from lgmqtt.storage import BlockStorage
+
+        found = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="lglog")
+        return BlockStorage(found[0], segment_size) if found else None
+
     def read_sensor(self):
         import esp32
 

@@ -25,6 +25,9 @@ class Board:
         return await connect_sta(self._cfg.get("wifi", {}), timeout_ms, self.feed_watchdog,
                                  lambda sta: sta.config(pm=0xA11140))
 
+    def history_storage(self, segment_size):
+        return None  # segment files on the filesystem (config.history.path)
+
     def read_sensor(self):
         if self._adc is None:
             from machine import ADC

@@ -24,6 +24,9 @@ class Board:
         self._seed = x & 0xFFFFFFFF
         return self._seed / 0xFFFFFFFF
 
+    def history_storage(self, segment_size):
+        return None  # segment files on the filesystem (config.history.path)
+
     def read_sensor(self):
         self._temp += (self._rand() - 0.5) * 0.2
         self._hum += (self._rand() - 0.5) * 0.5

@@ -52,7 +52,14 @@ async def main(doc):
     board = boards.load(dev.get("board", "unix"), dev)
     if not await board.network_up():
         print("error CONNECTION_FAILED network did not come up")
-    conn = Connector(doc)
+    hist = doc["config"].get("history", {})
+    raw = board.history_storage(hist.get("size", 65536) // hist.get("segments", 4))
+    store = None
+    if raw is not None:
+        from lgmqtt.store import open_store
+
+        store = open_store(hist, storage=raw)
+    conn = Connector(doc, store=store)
     conn.on("connected", lambda e: print("connected broker=%s" % e["broker"]))
     conn.on("disconnected", lambda e: print("disconnected reason=%s" % e["reason"]))
     conn.on("error", lambda e: print("error %s %s" % (e["error"], e["message"])))

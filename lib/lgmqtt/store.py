@@ -72,22 +72,24 @@ def check_config(cfg):
             "maxPending": _int(cfg, "maxPending", None, 1)}
 
 
-def open_log(cfg):
-    """The RingLog for a checked config (FileStorage at path, else RamStorage)."""
+def open_log(cfg, storage=None):
+    """The RingLog for a checked config: on `storage` when a board gives one (e.g. a
+    BlockStorage on a raw flash partition), else FileStorage at path, else RamStorage."""
     from lgmqtt.ringlog import RingLog
     from lgmqtt.storage import FileStorage, RamStorage
 
     seg = cfg["size"] // cfg["segments"]
-    storage = FileStorage(cfg["path"]) if cfg["path"] else RamStorage(seg)
+    if storage is None:
+        storage = FileStorage(cfg["path"]) if cfg["path"] else RamStorage(seg)
     return RingLog(storage, segment_size=seg, segments=cfg["segments"])
 
 
-def open_store(history_cfg, clock=None):
+def open_store(history_cfg, clock=None, storage=None):
     """config.history -> (History, Outbox) sharing one RingLog (history.log)."""
     from lgmqtt.history import History
     from lgmqtt.outbox import Outbox
 
     cfg = check_config(history_cfg)
-    log = open_log(cfg)
+    log = open_log(cfg, storage)
     return (History(log, cfg["record"], clock),
             Outbox(log, cfg["outboxPolicy"], cfg["maxPending"], clock))

@@ -130,7 +130,7 @@ class PortableModule(pytest.Module):
                 os.path.join(HERE, "mp_run.py"),
                 [mod.__name__] + self._names,
                 heap=getattr(mod, "HEAP", "2m"),
-                path=[PORTABLE],
+                path=[PORTABLE, os.path.dirname(HERE)],  # repo root: boards/ is importable
                 env=env,
                 timeout=getattr(mod, "TIMEOUT", 300),
             )

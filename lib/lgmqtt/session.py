@@ -45,6 +45,29 @@ _WAIT_COMP = const(1)      # PUBREL sent, waiting for PUBCOMP
 
 _MAX_PID = const(65535)
 
+# packet types and property ids (codec's public names, folded here at compile time)
+_CONNACK = const(2)
+_PUBLISH = const(3)
+_PUBACK = const(4)
+_PUBREC = const(5)
+_PUBREL = const(6)
+_PUBCOMP = const(7)
+_SUBSCRIBE = const(8)
+_SUBACK = const(9)
+_UNSUBSCRIBE = const(10)
+_UNSUBACK = const(11)
+_PINGRESP = const(13)
+_DISCONNECT = const(14)
+_AUTH = const(15)
+_ASSIGNED_CLIENT_IDENTIFIER = const(0x12)
+_SERVER_KEEP_ALIVE = const(0x13)
+_RECEIVE_MAXIMUM = const(0x21)
+_TOPIC_ALIAS_MAXIMUM = const(0x22)
+_TOPIC_ALIAS = const(0x23)
+_MAXIMUM_QOS = const(0x24)
+_RETAIN_AVAILABLE = const(0x25)
+_MAXIMUM_PACKET_SIZE = const(0x27)
+
 
 class Session:
     def __init__(self, client_id="", version=4, keepalive=60, clean_start=True, username=None, password=None,
@@ -129,11 +152,11 @@ class Session:
         props = dict(self.connect_props)
         if self.version == 5:
             if self.receive_maximum != 65535:
-                props[codec.RECEIVE_MAXIMUM] = self.receive_maximum
+                props[_RECEIVE_MAXIMUM] = self.receive_maximum
             if self.max_packet_size:
-                props[codec.MAXIMUM_PACKET_SIZE] = self.max_packet_size
+                props[_MAXIMUM_PACKET_SIZE] = self.max_packet_size
             if self.topic_alias_maximum:
-                props[codec.TOPIC_ALIAS_MAXIMUM] = self.topic_alias_maximum
+                props[_TOPIC_ALIAS_MAXIMUM] = self.topic_alias_maximum
         self._out = []
         self.outbound_size = 0
         self._reset_link_limits()
@@ -241,7 +264,7 @@ class Session:
                 raise ConnectorError("CONFIG_ERROR", "subscription options need MQTT 5", {"topic": filt})
         pid = self._alloc_pid()
         self._send(codec.encode_subscribe(self.version, pid, topics, props if self.version == 5 else None), now_ms)
-        self._acks[pid] = codec.SUBSCRIBE
+        self._acks[pid] = _SUBSCRIBE
         return pid
 
     def unsubscribe(self, topics, props=None, now_ms=0):
@@ -250,7 +273,7 @@ class Session:
             _topic.validate_filter(filt)
         pid = self._alloc_pid()
         self._send(codec.encode_unsubscribe(self.version, pid, topics, props if self.version == 5 else None), now_ms)
-        self._acks[pid] = codec.UNSUBSCRIBE
+        self._acks[pid] = _UNSUBSCRIBE
         return pid
 
     def ping(self, now_ms):
@@ -338,39 +361,39 @@ class Session:
     def _handle(self, pkt, now_ms, events):
         t = pkt.type
         if self.state == CONNECTING:
-            if t == codec.CONNACK:
+            if t == _CONNACK:
                 return self._on_connack(pkt, now_ms, events)
-            if t == codec.AUTH:
+            if t == _AUTH:
                 events.append((EV_AUTH, pkt.reason_code, pkt.props))
                 return
             raise codec.ProtocolError(0x82, "expected CONNACK, got packet type %d" % t)
-        if t == codec.PUBLISH:
+        if t == _PUBLISH:
             return self._on_publish(pkt, now_ms, events)
-        if t == codec.PUBACK or t == codec.PUBREC or t == codec.PUBCOMP:
+        if t == _PUBACK or t == _PUBREC or t == _PUBCOMP:
             return self._on_pub_ack(pkt, now_ms, events)
-        if t == codec.PUBREL:
+        if t == _PUBREL:
             rc = 0
             if self._in_qos2.pop(pkt.pid, None) is None:
                 rc = 0x92 if self.version == 5 else 0  # packet identifier not found: still complete it
-            self._send(codec.encode_ack(codec.PUBCOMP, self.version, pkt.pid, rc), now_ms)
+            self._send(codec.encode_ack(_PUBCOMP, self.version, pkt.pid, rc), now_ms)
             return
-        if t == codec.SUBACK or t == codec.UNSUBACK:
+        if t == _SUBACK or t == _UNSUBACK:
             kind = self._acks.pop(pkt.pid, None)
-            want = codec.SUBSCRIBE if t == codec.SUBACK else codec.UNSUBSCRIBE
+            want = _SUBSCRIBE if t == _SUBACK else _UNSUBSCRIBE
             if kind != want:
                 raise codec.ProtocolError(0x82, "%s for unknown packet id %d" % (
-                    "SUBACK" if t == codec.SUBACK else "UNSUBACK", pkt.pid))
-            events.append((EV_SUBACK if t == codec.SUBACK else EV_UNSUBACK, pkt.pid, pkt.reason_codes, pkt.props))
+                    "SUBACK" if t == _SUBACK else "UNSUBACK", pkt.pid))
+            events.append((EV_SUBACK if t == _SUBACK else EV_UNSUBACK, pkt.pid, pkt.reason_codes, pkt.props))
             return
-        if t == codec.PINGRESP:
+        if t == _PINGRESP:
             self._ping_sent = None
             events.append((EV_PINGRESP,))
             return
-        if t == codec.DISCONNECT:
+        if t == _DISCONNECT:
             self.state = DISCONNECTED
             events.append((EV_DISCONNECT, pkt.reason_code, pkt.props))
             return
-        if t == codec.AUTH:
+        if t == _AUTH:
             events.append((EV_AUTH, pkt.reason_code, pkt.props))
             return
         raise codec.ProtocolError(0x82, "unexpected packet type %d from the broker" % t)
@@ -388,14 +411,14 @@ class Session:
         self.session_present = pkt.session_present
         self.connack_props = props
         if props:
-            self.broker_receive_maximum = props.get(codec.RECEIVE_MAXIMUM, 65535)
-            self.broker_max_packet_size = props.get(codec.MAXIMUM_PACKET_SIZE, 0)
-            self.broker_max_qos = props.get(codec.MAXIMUM_QOS, 2)
-            self.retain_available = bool(props.get(codec.RETAIN_AVAILABLE, 1))
-            if codec.SERVER_KEEP_ALIVE in props:
-                self.effective_keepalive = props[codec.SERVER_KEEP_ALIVE]
-            if codec.ASSIGNED_CLIENT_IDENTIFIER in props:
-                self.assigned_client_id = props[codec.ASSIGNED_CLIENT_IDENTIFIER]
+            self.broker_receive_maximum = props.get(_RECEIVE_MAXIMUM, 65535)
+            self.broker_max_packet_size = props.get(_MAXIMUM_PACKET_SIZE, 0)
+            self.broker_max_qos = props.get(_MAXIMUM_QOS, 2)
+            self.retain_available = bool(props.get(_RETAIN_AVAILABLE, 1))
+            if _SERVER_KEEP_ALIVE in props:
+                self.effective_keepalive = props[_SERVER_KEEP_ALIVE]
+            if _ASSIGNED_CLIENT_IDENTIFIER in props:
+                self.assigned_client_id = props[_ASSIGNED_CLIENT_IDENTIFIER]
                 self.client_id = self.assigned_client_id
         if not pkt.session_present:
             self._in_qos2 = {}
@@ -416,7 +439,7 @@ class Session:
 
     def _on_publish(self, pkt, now_ms, events):
         props = pkt.props
-        alias = props.get(codec.TOPIC_ALIAS) if props else None
+        alias = props.get(_TOPIC_ALIAS) if props else None
         if alias is not None:
             if alias == 0 or alias > self.topic_alias_maximum:
                 raise codec.ProtocolError(0x94, "topic alias %d out of range 1..%d" % (alias, self.topic_alias_maximum))
@@ -434,7 +457,7 @@ class Session:
             events.append((EV_MESSAGE, pkt))
         elif qos == 1:
             events.append((EV_MESSAGE, pkt))
-            self._send(codec.encode_ack(codec.PUBACK, self.version, pkt.pid), now_ms)
+            self._send(codec.encode_ack(_PUBACK, self.version, pkt.pid), now_ms)
         else:
             if pkt.pid not in self._in_qos2:
                 if self.version == 5 and len(self._in_qos2) >= self.receive_maximum:
@@ -442,18 +465,18 @@ class Session:
                 self._in_qos2[pkt.pid] = True
                 events.append((EV_MESSAGE, pkt))
             # a duplicate before PUBREL is acknowledged again but not delivered again
-            self._send(codec.encode_ack(codec.PUBREC, self.version, pkt.pid), now_ms)
+            self._send(codec.encode_ack(_PUBREC, self.version, pkt.pid), now_ms)
 
     def _on_pub_ack(self, pkt, now_ms, events):
         t = pkt.type
         rec = self._inflight.get(pkt.pid)
         if rec is None or not rec[5]:
             raise codec.ProtocolError(0x82, "acknowledgement for packet id %d not in flight" % pkt.pid)
-        if t == codec.PUBACK:
+        if t == _PUBACK:
             if rec[1] != 1 or rec[2] != _WAIT_ACK:
                 raise codec.ProtocolError(0x82, "PUBACK for a QoS %d message" % rec[1])
             self._done(rec, pkt.reason_code, events, now_ms)
-        elif t == codec.PUBREC:
+        elif t == _PUBREC:
             if rec[1] != 2:
                 raise codec.ProtocolError(0x82, "PUBREC for a QoS 1 message")
             if rec[2] == _WAIT_COMP:  # a repeated PUBREC: answer it again
@@ -462,7 +485,7 @@ class Session:
             if pkt.reason_code >= 0x80:
                 return self._done(rec, pkt.reason_code, events, now_ms)
             rec[2] = _WAIT_COMP
-            rec[3] = codec.encode_ack(codec.PUBREL, self.version, rec[0])
+            rec[3] = codec.encode_ack(_PUBREL, self.version, rec[0])
             self._put_on_wire(rec, now_ms, False)  # still counted in the window until PUBCOMP
         else:
             if rec[2] != _WAIT_COMP:

@@ -124,11 +124,6 @@ class Session:
         """How many more QoS 1/2 PUBLISH packets may be on the wire right now."""
         return min(self.broker_receive_maximum, self.max_inflight) - self._sent_in_window
 
-    def pending_pids(self):
-        """In-flight publish ids in the order they were first sent."""
-        recs = sorted(self._inflight.values(), key=lambda r: r[4])
-        return [r[0] for r in recs]
-
     def take_outbound(self):
         """All bytes queued for the broker, as one object for one write (b"" if none)."""
         out = self._out
@@ -137,9 +132,6 @@ class Session:
         self._out = []
         self.outbound_size = 0
         return out[0] if len(out) == 1 else b"".join(out)
-
-    def has_outbound(self):
-        return bool(self._out)
 
     def _send(self, data, now_ms):
         self._out.append(data)

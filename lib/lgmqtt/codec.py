@@ -1,56 +1,51 @@
-# MQTT 3.1.1 (version 4) and 5.0 (version 5) packet codec, sans-I/O. This module is
-# the public face: encoders live here; the Decoder, the properties and the reason
-# names live in wire.py, props.py, decoder.py and reasons.py and are re-exported.
+# MQTT 3.1.1 (version 4) and 5.0 (version 5) packet codec, sans-I/O: what a device
+# client needs. Encoders for the packets a client sends live here; the Decoder, the
+# properties and the wire primitives live in decoder.py, props.py and wire.py.
+#
+# Every other public name of the codec resolves on first use through __getattr__ below,
+# so `codec.CONNACK`, `codec.CONTENT_TYPE`, `codec.encode_connack` or `codec.decode_all`
+# work as before without a board carrying them: the packet types and primitives come
+# from wire, the property ids and names from propnames, the broker-side encoders and
+# test helpers from codec_server.
 #
 # Encoders return one bytearray per packet (bytes-like, ready for one socket write)
 # and raise ValueError when the caller's arguments cannot make a valid packet; they
 # never send anything half-checked. The decoder raises ProtocolError when the peer
 # broke the protocol.
-from lgmqtt.wire import (  # noqa: F401  (re-exported)
-    CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK,
-    UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT, AUTH, MAX_VARINT,
-    ProtocolError, Packet, Will, varint_size, write_varint, read_varint, encode_varint,
-    str_bytes, bin_bytes, check_int, check_pid, ack_codes,
-    CONNACK_CODES, PUBACK_CODES, PUBREL_CODES, SUBACK_CODES, SUBACK_CODES_V4, UNSUBACK_CODES,
+from lgmqtt.compat import const
+from lgmqtt.wire import (  # noqa: F401  (ProtocolError, Packet, Will: re-exported)
+    ProtocolError, Packet, Will, varint_size, write_varint, str_bytes, bin_bytes, check_int, check_pid, ack_codes,
     DISCONNECT_CODES, AUTH_CODES,
 )
-from lgmqtt.props import (  # noqa: F401
-    PAYLOAD_FORMAT_INDICATOR, MESSAGE_EXPIRY_INTERVAL, CONTENT_TYPE, RESPONSE_TOPIC,
-    CORRELATION_DATA, SUBSCRIPTION_IDENTIFIER, SESSION_EXPIRY_INTERVAL,
-    ASSIGNED_CLIENT_IDENTIFIER, SERVER_KEEP_ALIVE, AUTHENTICATION_METHOD,
-    AUTHENTICATION_DATA, REQUEST_PROBLEM_INFORMATION, WILL_DELAY_INTERVAL,
-    REQUEST_RESPONSE_INFORMATION, RESPONSE_INFORMATION, SERVER_REFERENCE, REASON_STRING,
-    RECEIVE_MAXIMUM, TOPIC_ALIAS_MAXIMUM, TOPIC_ALIAS, MAXIMUM_QOS, RETAIN_AVAILABLE,
-    USER_PROPERTY, MAXIMUM_PACKET_SIZE, WILDCARD_SUBSCRIPTION_AVAILABLE,
-    SUBSCRIPTION_IDENTIFIER_AVAILABLE, SHARED_SUBSCRIPTION_AVAILABLE,
-    property_name, property_id, packet_name, encode_props,
-)
+from lgmqtt.props import encode_props, packet_name
 from lgmqtt.decoder import Decoder  # noqa: F401
 
-_PINGREQ = b"\xc0\x00"
-_PINGRESP = b"\xd0\x00"
-_DISCONNECT = b"\xe0\x00"
-_AUTH = b"\xf0\x00"
+_CONNECT = const(1)
+_PUBLISH = const(3)
+_PUBACK = const(4)
+_PUBREL = const(6)
+_PUBCOMP = const(7)
+_SUBSCRIBE = const(8)
+_UNSUBSCRIBE = const(10)
+_DISCONNECT = const(14)
+_AUTH = const(15)
+_TOPIC_ALIAS = const(0x23)
+_SUBSCRIPTION_IDENTIFIER = const(0x0B)
+_MAX_VARINT = const(268435455)
+
+
+def __getattr__(name):
+    if name[:1] != "_":
+        for m in ("wire", "propnames", "codec_server"):
+            mod = __import__("lgmqtt." + m, None, None, (m,))
+            if hasattr(mod, name):
+                v = getattr(mod, name)
+                globals()[name] = v  # found once, then a plain global
+                return v
+    raise AttributeError(name)
+
+
 _NO_PROPS = b"\x00"
-
-
-def reason_name(code, packet_type=None):
-    """0x87 -> "Not authorized" (MQTT 5 reason codes)."""
-    from lgmqtt.reasons import reason_name as name
-
-    return name(code, packet_type)
-
-
-def connack_name(version, code):
-    """A CONNACK code's name: 3.1.1 return codes for version 4, else 5.0 reason codes."""
-    from lgmqtt.reasons import connack_name as name
-
-    return name(version, code)
-
-
-def packet_size(remaining_length):
-    """Whole packet size (fixed header included) for a given remaining length."""
-    return 1 + varint_size(remaining_length) + remaining_length
 
 
 def _version(v):
@@ -74,7 +69,7 @@ def _frame(first, parts):
     for p in parts:
         if p is not None:
             rl += len(p)
-    if rl > MAX_VARINT:
+    if rl > _MAX_VARINT:
         raise ValueError("packet body of %d bytes exceeds the MQTT limit of 268435455" % rl)
     buf = bytearray(1 + varint_size(rl) + rl)
     buf[0] = first
@@ -135,8 +130,8 @@ def encode_publish(version, topic, payload, qos=0, retain=False, dup=False, pid=
             payload, (bytes, bytearray, memoryview)):
         raise ValueError("payload must be bytes, bytearray, memoryview or str, not %s" % type(payload).__name__)
     if version == 5:
-        pb = encode_props(props, PUBLISH) if props else _NO_PROPS
-        if not tl and not (props and TOPIC_ALIAS in props):
+        pb = encode_props(props, _PUBLISH) if props else _NO_PROPS
+        if not tl and not (props and _TOPIC_ALIAS in props):
             raise ValueError("an empty topic needs a topicAlias property")
     else:
         if version != 4:
@@ -151,7 +146,7 @@ def encode_publish(version, topic, payload, qos=0, retain=False, dup=False, pid=
         buf = bytearray(2 + rl)
         buf[1] = rl
         pos = 2
-    elif rl > MAX_VARINT:
+    elif rl > _MAX_VARINT:
         raise ValueError("PUBLISH of %d bytes exceeds the MQTT limit" % rl)
     else:
         buf = bytearray(1 + varint_size(rl) + rl)
@@ -179,7 +174,7 @@ def encode_connect(version, client_id, keepalive, clean_start=True, username=Non
     _version(version)
     check_int(keepalive, 0, 0xFFFF, "keepalive")
     flags = 2 if clean_start else 0
-    parts = [b"\x00\x04MQTT", bytes((version,)), None, _u16(keepalive), _props(version, props, CONNECT),
+    parts = [b"\x00\x04MQTT", bytes((version,)), None, _u16(keepalive), _props(version, props, _CONNECT),
              _lstr(client_id, "client id")]
     if will is not None:
         if not isinstance(will, Will):
@@ -203,24 +198,14 @@ def encode_connect(version, client_id, keepalive, clean_start=True, username=Non
     return _frame(0x10, parts)
 
 
-def encode_connack(version, session_present, reason_code, props=None):
-    _version(version)
-    if version == 4:
-        check_int(reason_code, 0, 5, "3.1.1 CONNACK return code")
-    elif reason_code not in CONNACK_CODES:
-        raise ValueError("0x%02X is not a CONNACK reason code" % (reason_code,))
-    return _frame(0x20, (b"\x01" if session_present else b"\x00", bytes((reason_code,)),
-                         _props(version, props, CONNACK)))
-
-
 def encode_ack(type, version, pid, reason_code=0, props=None):
     """PUBACK, PUBREC, PUBREL or PUBCOMP. On 5.0 the reason code and properties are
     left out when the code is 0 and there are no properties (as the spec allows)."""
-    if type < PUBACK or type > PUBCOMP:
+    if type < _PUBACK or type > _PUBCOMP:
         raise ValueError("encode_ack takes PUBACK, PUBREC, PUBREL or PUBCOMP, not %r" % (type,))
     _version(version)
     check_pid(pid)
-    first = 0x62 if type == PUBREL else type << 4
+    first = 0x62 if type == _PUBREL else type << 4
     if version == 4 or (reason_code == 0 and not props):
         if reason_code:
             raise ValueError("3.1.1 acknowledgements carry no reason code")
@@ -241,8 +226,8 @@ def encode_subscribe(version, pid, topics, props=None):
     published, 4-5 retain handling (the last three 5.0 only)."""
     _version(version)
     check_pid(pid)
-    parts = [_u16(pid), _props(version, props, SUBSCRIBE)]
-    if props and isinstance(props.get(SUBSCRIPTION_IDENTIFIER), (list, tuple)):
+    parts = [_u16(pid), _props(version, props, _SUBSCRIBE)]
+    if props and isinstance(props.get(_SUBSCRIPTION_IDENTIFIER), (list, tuple)):
         raise ValueError("a SUBSCRIBE carries one subscription identifier")
     for item in _topic_list(topics, "SUBSCRIBE"):
         if not isinstance(item, (tuple, list)) or len(item) != 2:
@@ -261,7 +246,7 @@ def encode_subscribe(version, pid, topics, props=None):
 def encode_unsubscribe(version, pid, topics, props=None):
     _version(version)
     check_pid(pid)
-    parts = [_u16(pid), _props(version, props, UNSUBSCRIBE)]
+    parts = [_u16(pid), _props(version, props, _UNSUBSCRIBE)]
     for f in _topic_list(topics, "UNSUBSCRIBE"):
         if not f:
             raise ValueError("topic filter must not be empty")
@@ -269,40 +254,8 @@ def encode_unsubscribe(version, pid, topics, props=None):
     return _frame(0xA2, parts)
 
 
-def _codes(codes, allowed, what):
-    for c in codes:
-        if not isinstance(c, int) or c not in allowed:
-            raise ValueError("%r is not a %s reason code" % (c, what))
-    return bytes(codes)
-
-
-def encode_suback(version, pid, reason_codes, props=None):
-    _version(version)
-    check_pid(pid)
-    if not reason_codes:
-        raise ValueError("SUBACK needs one reason code per topic filter")
-    return _frame(0x90, (_u16(pid), _props(version, props, SUBACK),
-                         _codes(reason_codes, SUBACK_CODES if version == 5 else SUBACK_CODES_V4, "SUBACK")))
-
-
-def encode_unsuback(version, pid, reason_codes=(), props=None):
-    _version(version)
-    check_pid(pid)
-    if version == 4:
-        if reason_codes:
-            raise ValueError("a 3.1.1 UNSUBACK has no reason codes")
-        return _frame(0xB0, (_u16(pid),))
-    if not reason_codes:
-        raise ValueError("a 5.0 UNSUBACK needs one reason code per topic filter")
-    return _frame(0xB0, (_u16(pid), _props(version, props, UNSUBACK), _codes(reason_codes, UNSUBACK_CODES, "UNSUBACK")))
-
-
 def encode_pingreq():
-    return _PINGREQ
-
-
-def encode_pingresp():
-    return _PINGRESP
+    return b"\xc0\x00"
 
 
 def _reason_only(first, ptype, reason_code, props, allowed):
@@ -318,59 +271,10 @@ def encode_disconnect(version, reason_code=0, props=None):
     if version == 4:
         if reason_code or props:
             raise ValueError("a 3.1.1 DISCONNECT has no reason code or properties")
-        return _DISCONNECT
-    return _reason_only(0xE0, DISCONNECT, reason_code, props, DISCONNECT_CODES)
+        return b"\xe0\x00"
+    return _reason_only(0xE0, _DISCONNECT, reason_code, props, DISCONNECT_CODES)
 
 
 def encode_auth(reason_code=0, props=None):
     """AUTH exists in MQTT 5 only."""
-    return _reason_only(0xF0, AUTH, reason_code, props, AUTH_CODES)
-
-
-def encode(packet, version):
-    """Any Packet (e.g. one the Decoder returned) back to bytes."""
-    t = packet.type
-    p = packet.props
-    if t == PUBLISH:
-        return encode_publish(version, packet.topic, packet.payload, packet.qos, packet.retain, packet.dup,
-                              packet.pid, p)
-    if PUBACK <= t <= PUBCOMP:
-        return encode_ack(t, version, packet.pid, packet.reason_code, p)
-    if t == CONNECT:
-        return encode_connect(version, packet.client_id, packet.keepalive, packet.clean_start, packet.username,
-                              packet.password, packet.will, p)
-    if t == CONNACK:
-        return encode_connack(version, packet.session_present, packet.reason_code, p)
-    if t == SUBSCRIBE:
-        return encode_subscribe(version, packet.pid, packet.topics, p)
-    if t == SUBACK:
-        return encode_suback(version, packet.pid, packet.reason_codes, p)
-    if t == UNSUBSCRIBE:
-        return encode_unsubscribe(version, packet.pid, packet.topics, p)
-    if t == UNSUBACK:
-        return encode_unsuback(version, packet.pid, packet.reason_codes or (), p)
-    if t == PINGREQ:
-        return _PINGREQ
-    if t == PINGRESP:
-        return _PINGRESP
-    if t == DISCONNECT:
-        return encode_disconnect(version, packet.reason_code, p)
-    if t == AUTH:
-        if version != 5:
-            raise ValueError("AUTH needs MQTT 5")
-        return encode_auth(packet.reason_code, p)
-    raise ValueError("unknown packet type %r" % (t,))
-
-
-def decode_all(data, version=4, server_side=False, max_packet_size=MAX_VARINT + 5):
-    """Every packet in data (whole packets only): a convenience for tests and tools."""
-    d = Decoder(version, max_packet_size, server_side)
-    d.feed(data)
-    out = []
-    while True:
-        p = d.next_packet()
-        if p is None:
-            if d.buffered():
-                raise ProtocolError(0x81, "data ends inside a packet")
-            return out
-        out.append(p)
+    return _reason_only(0xF0, _AUTH, reason_code, props, AUTH_CODES)

@@ -1,11 +1,20 @@
-# The network half of compat: sockets, TLS and asyncio streams differ between MicroPython
-# and CPython more than anything else, and only transport.py needs them. Kept out of
+# The network half of compat: sockets and asyncio streams differ between MicroPython and
+# CPython more than anything else, and only transport.py needs them. Kept out of
 # compat.py so that pure modules importing compat do not pull in asyncio and socket
-# (about 8 KB of heap on the unix port).
+# (about 8 KB of heap on the unix port). The CPython half lives in net_cpython.py and
+# TLS contexts in tlsconf.py: a board loads neither's bytecode.
 from lgmqtt.compat import MICROPYTHON, const
 
 _IPPROTO_TCP = const(6)
 _TCP_NODELAY = const(1)  # the unix port's socket module lacks the names; values are Linux's and lwIP's
+
+
+def _nodelay(sock):
+    try:
+        sock.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
+        return True
+    except (OSError, AttributeError):
+        return False
 
 # The two asyncio implementations differ here:
 # MicroPython's open_connection resolves with a blocking getaddrinfo, does not report a
@@ -121,112 +130,7 @@ if MICROPYTHON:
         w.s.close()
 
 else:
-    import asyncio as _aio
-    import socket as _socket
+    from lgmqtt.net_cpython import (  # noqa: F401
+        resolve, connect, stream_readinto, stream_read, stream_write, stream_drain, stream_close,
+    )
 
-    async def resolve(host, port):
-        # Runs in the loop's executor thread: never blocks the loop.
-        ai = await _aio.get_running_loop().getaddrinfo(host, port, type=_socket.SOCK_STREAM)
-        return ai[0]
-
-    async def connect(ai, ssl, server_hostname, hello, block_ms):
-        loop = _aio.get_running_loop()
-        s = _socket.socket(ai[0], ai[1], ai[2])
-        try:
-            s.setblocking(False)
-            await loop.sock_connect(s, ai[4])
-            nodelay = _nodelay(s)
-            r, w = await _aio.open_connection(sock=s, ssl=ssl, server_hostname=server_hostname if ssl else None)
-        except BaseException:
-            s.close()
-            raise
-        if hello:
-            w.write(hello)
-        return (r, w), nodelay
-
-    async def stream_readinto(rw, buf):
-        data = await rw[0].read(len(buf))
-        n = len(data)
-        buf[:n] = data
-        return n
-
-    def stream_read(rw, n):
-        return rw[0].read(n)
-
-    def stream_write(rw, data):
-        rw[1].write(data)
-
-    async def stream_drain(rw):
-        await rw[1].drain()
-
-    async def stream_close(rw):
-        w = rw[1]
-        w.close()
-        # A TLS close waits for the peer's close_notify (up to 30 s by default): bound it.
-        await _aio.wait_for(w.wait_closed(), 1)
-
-
-def _nodelay(sock):
-    try:
-        sock.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
-        return True
-    except (OSError, AttributeError):
-        return False
-
-
-def tls_context(cas, cert, key, verify):
-    """A client TLS context. cas: list of DER certificates; cert, key: DER or None
-    (transport.tls_context converts PEM). verify: CERT_REQUIRED and the host name
-    checked against server_hostname; else CERT_NONE."""
-    if MICROPYTHON:
-        import tls
-
-        ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-        # The unix port's mbedtls has no PEM parser, hence DER. Without a CA, CERT_REQUIRED
-        # fails every handshake (MBEDTLS_ERR_SSL_CA_CHAIN_REQUIRED): no system store here.
-        ctx.verify_mode = tls.CERT_REQUIRED if verify else tls.CERT_NONE
-        for ca in cas:
-            ctx.load_verify_locations(ca)  # each call adds to the chain
-        if cert:
-            ctx.load_cert_chain(cert, key)
-        return ctx
-    import os
-    import ssl
-    import tempfile
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if verify:
-        for ca in cas:
-            ctx.load_verify_locations(cadata=ca)
-        if not cas:
-            ctx.load_default_certs()
-    else:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if cert:
-        # CPython loads a client certificate only from a file: write one for the call.
-        fd, path = tempfile.mkstemp(suffix=".pem")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(ssl.DER_cert_to_PEM_cert(cert))
-                f.write(_pem(_key_label(key), key))
-            ctx.load_cert_chain(path)
-        finally:
-            os.unlink(path)
-    return ctx
-
-
-def _key_label(der):
-    # The PEM label OpenSSL wants for a DER key, from the element after the version number:
-    # PKCS#8 has an AlgorithmIdentifier (SEQUENCE), SEC1 an OCTET STRING, PKCS#1 an INTEGER.
-    pos = 2 + (der[1] & 0x7F if der[1] & 0x80 else 0)  # outer SEQUENCE header
-    pos += 2 + der[pos + 1]  # version INTEGER (short form)
-    return {0x30: "PRIVATE KEY", 0x04: "EC PRIVATE KEY", 0x02: "RSA PRIVATE KEY"}.get(der[pos], "PRIVATE KEY")
-
-
-def _pem(label, der):
-    import base64
-
-    b64 = base64.b64encode(der).decode()
-    lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
-    return "-----BEGIN %s-----\n%s\n-----END %s-----\n" % (label, "\n".join(lines), label)

@@ -12,15 +12,30 @@
 #
 # Any ProtocolError is final: the connection must be closed (MQTT 5 section 4.13), so
 # the decoder drops what it holds and raises the same error on every later call.
+#
+# Packets only a client sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE) are parsed by
+# codec_server, imported when a server-side decoder meets the first one: a device's
+# decoder never loads that code.
 from lgmqtt.wire import (
-    CONNECT, CONNACK, PUBLISH, PUBREL, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK,
-    DISCONNECT, AUTH, TOO_LARGE, UNSUPPORTED_VERSION,
-    ProtocolError, Packet, Will, malformed, protocol_error,
-    read_varint, read_u16, read_str, read_bin, read_pid, ack_codes, utf8_ok,
+    ProtocolError, Packet, malformed, protocol_error, read_pid, ack_codes, utf8_ok,
     CONNACK_CODES, SUBACK_CODES, SUBACK_CODES_V4, UNSUBACK_CODES, DISCONNECT_CODES, AUTH_CODES,
 )
-from lgmqtt.compat import MICROPYTHON
-from lgmqtt.props import read_props, packet_name, SUBSCRIPTION_IDENTIFIER, TOPIC_ALIAS
+from lgmqtt.compat import MICROPYTHON, const
+from lgmqtt.props import read_props, packet_name
+
+_CONNECT = const(1)
+_CONNACK = const(2)
+_PUBLISH = const(3)
+_PUBREL = const(6)
+_SUBSCRIBE = const(8)
+_SUBACK = const(9)
+_UNSUBSCRIBE = const(10)
+_UNSUBACK = const(11)
+_DISCONNECT = const(14)
+_AUTH = const(15)
+_TOO_LARGE = const(0x95)
+_SUBSCRIPTION_IDENTIFIER = const(0x0B)
+_TOPIC_ALIAS = const(0x23)
 
 # Packet types each side may receive (bit 1 << type).
 _FROM_SERVER = 0b1110101011111100  # CONNACK PUBLISH PUBACK..PUBCOMP SUBACK UNSUBACK PINGRESP DISCONNECT AUTH
@@ -94,7 +109,7 @@ class Decoder:
             rl = self._rl
             self._hlen = 0
             if h + rl > self.max_packet_size:
-                return self._fail(ProtocolError(TOO_LARGE, "%s of %d bytes exceeds the maximum packet size %d" % (
+                return self._fail(ProtocolError(_TOO_LARGE, "%s of %d bytes exceeds the maximum packet size %d" % (
                     packet_name(self._first >> 4), h + rl, self.max_packet_size)))
             if rl == 0:
                 frames.append((self._first, b"", 0, 0))
@@ -119,7 +134,7 @@ class Decoder:
         if self._frames:
             first, buf, pos, end = self._frames.pop(0)
             try:
-                if first >> 4 == PUBLISH:  # the hot path: valid both ways, both versions
+                if first >> 4 == _PUBLISH:  # the hot path: valid both ways, both versions
                     return self._publish(first & 15, memoryview(buf), pos, end)
                 return self._parse(first, memoryview(buf), pos, end)
             except ProtocolError as e:
@@ -134,69 +149,52 @@ class Decoder:
         t = first >> 4
         flags = first & 15
         v = self.version
-        if t == 0 or (t == AUTH and v == 4):
+        if t == 0 or (t == _AUTH and v == 4):
             raise malformed("reserved packet type %d" % t)
         if not (_FROM_CLIENT if self.server_side else _FROM_SERVER) & (1 << t) or (
-                t == DISCONNECT and v == 4 and not self.server_side):
+                t == _DISCONNECT and v == 4 and not self.server_side):
             raise protocol_error("%s must not be sent by a %s" % (
                 packet_name(t), "client" if self.server_side else "server"))
-        if t == PUBLISH:
+        if t == _PUBLISH:
             return self._publish(flags, buf, pos, end)
-        if flags != (2 if t in (PUBREL, SUBSCRIBE, UNSUBSCRIBE) else 0):
+        if flags != (2 if t == _PUBREL or t == _SUBSCRIBE or t == _UNSUBSCRIBE else 0):
             raise malformed("reserved flags 0x%X in %s" % (flags, packet_name(t)))
         p = Packet(t)
-        if t <= PUBREL + 1:  # CONNECT, CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP
-            if t == CONNECT:
-                pos = self._connect(p, buf, pos, end)
-            elif t == CONNACK:
+        if t <= _PUBREL + 1:  # CONNECT, CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP
+            if t == _CONNECT:
+                from lgmqtt.codec_server import parse_connect
+
+                pos = parse_connect(self, p, buf, pos, end)
+            elif t == _CONNACK:
                 pos = self._connack(p, buf, pos, end)
             else:
                 p.pid, pos = read_pid(buf, pos, end)
                 if v == 5 and pos < end:
                     pos = self._reason(p, buf, pos, end, ack_codes(t))
-        elif t == SUBSCRIBE or t == UNSUBSCRIBE:
-            p.pid, pos = read_pid(buf, pos, end)
-            if v == 5:
-                p.props, pos = read_props(buf, pos, end, t)
-            topics = []
-            while pos < end:
-                f, pos = read_str(buf, pos, end)
-                if not f:
-                    raise protocol_error("empty topic filter in %s" % packet_name(t))
-                if t == SUBSCRIBE:
-                    if pos >= end:
-                        raise malformed("SUBSCRIBE topic filter without options")
-                    o = buf[pos]
-                    pos += 1
-                    if o & (0xC0 if v == 5 else 0xFC) or o & 3 == 3:
-                        raise malformed("invalid subscription options 0x%02X" % o)
-                    if o & 0x30 == 0x30:
-                        raise protocol_error("retain handling 3 is reserved")
-                    f = (f, o)
-                topics.append(f)
-            if not topics:
-                raise protocol_error("%s without topic filters" % packet_name(t))
-            p.topics = topics
-        elif t == SUBACK or t == UNSUBACK:
+        elif t == _SUBSCRIBE or t == _UNSUBSCRIBE:
+            from lgmqtt.codec_server import parse_topics
+
+            pos = parse_topics(p, t, v, buf, pos, end)
+        elif t == _SUBACK or t == _UNSUBACK:
             p.pid, pos = read_pid(buf, pos, end)
             if v == 5:
                 p.props, pos = read_props(buf, pos, end, t)
             codes = [buf[i] for i in range(pos, end)]
             pos = end
-            if t == UNSUBACK and v == 4:
+            if t == _UNSUBACK and v == 4:
                 if codes:
                     raise malformed("3.1.1 UNSUBACK longer than 2 bytes")
             else:
                 if not codes:
                     raise protocol_error("%s without reason codes" % packet_name(t))
-                allowed = UNSUBACK_CODES if t == UNSUBACK else SUBACK_CODES if v == 5 else SUBACK_CODES_V4
+                allowed = UNSUBACK_CODES if t == _UNSUBACK else SUBACK_CODES if v == 5 else SUBACK_CODES_V4
                 for c in codes:
                     if c not in allowed:
                         raise protocol_error("invalid %s reason code 0x%02X" % (packet_name(t), c))
             p.reason_codes = codes
-        elif t == DISCONNECT or t == AUTH:
+        elif t == _DISCONNECT or t == _AUTH:
             if v == 5 and pos < end:
-                pos = self._reason(p, buf, pos, end, DISCONNECT_CODES if t == DISCONNECT else AUTH_CODES)
+                pos = self._reason(p, buf, pos, end, DISCONNECT_CODES if t == _DISCONNECT else AUTH_CODES)
         # PINGREQ, PINGRESP and 3.1.1 DISCONNECT have no body
         if pos != end:
             raise malformed("%s has %d unexpected trailing bytes" % (packet_name(t), end - pos))
@@ -218,7 +216,7 @@ class Decoder:
             raise malformed("PUBLISH with QoS 3")
         if flags & 8 and not qos:
             raise malformed("PUBLISH with DUP set and QoS 0")
-        p = Packet(PUBLISH)
+        p = Packet(_PUBLISH)
         p.qos = qos
         p.dup = flags & 8 != 0
         p.retain = flags & 1 != 0
@@ -239,10 +237,10 @@ class Decoder:
         if qos:
             p.pid, pos = read_pid(buf, pos, end)
         if self.version == 5:
-            p.props, pos = read_props(buf, pos, end, PUBLISH)
-            if self.server_side and SUBSCRIPTION_IDENTIFIER in p.props:
+            p.props, pos = read_props(buf, pos, end, _PUBLISH)
+            if self.server_side and _SUBSCRIPTION_IDENTIFIER in p.props:
                 raise protocol_error("a client's PUBLISH must not carry a subscription identifier")
-            if not p.topic and TOPIC_ALIAS not in p.props:
+            if not p.topic and _TOPIC_ALIAS not in p.props:
                 raise protocol_error("PUBLISH with an empty topic and no topic alias")
         elif not p.topic:
             raise protocol_error("PUBLISH with an empty topic")
@@ -260,47 +258,10 @@ class Decoder:
         # The CONNACK's own length says its version: a 5.0 CONNACK has properties, and
         # a 3.1.1-only broker answers a 5.0 CONNECT with a 2-byte CONNACK (code 1).
         if pos < end:
-            p.props, pos = read_props(buf, pos, end, CONNACK)
+            p.props, pos = read_props(buf, pos, end, _CONNACK)
             if c not in CONNACK_CODES:
                 raise protocol_error("invalid CONNACK reason code 0x%02X" % c)
         elif c > 5 and (self.version == 4 or c not in CONNACK_CODES):
             raise protocol_error("invalid CONNACK return code 0x%02X" % c)
         p.reason_code = c
-        return pos
-
-    def _connect(self, p, buf, pos, end):
-        name, pos = read_str(buf, pos, end)
-        if pos + 4 > end:
-            raise malformed("truncated CONNECT variable header")
-        level = buf[pos]
-        if name != "MQTT" or level not in (4, 5):
-            raise ProtocolError(UNSUPPORTED_VERSION, "unsupported protocol %r level %d" % (name, level))
-        flags = buf[pos + 1]
-        p.keepalive, pos = read_u16(buf, pos + 2, end)
-        if flags & 1:
-            raise malformed("reserved CONNECT flag set")
-        wqos = (flags >> 3) & 3
-        if wqos == 3 or not flags & 4 and flags & 0x38:
-            raise malformed("invalid will flags in CONNECT")
-        if level == 4 and flags & 0xC0 == 0x40:
-            raise protocol_error("3.1.1 CONNECT with a password but no user name")
-        p.proto_level = level
-        p.clean_start = flags & 2 != 0
-        if level == 5:
-            p.props, pos = read_props(buf, pos, end, CONNECT)
-        p.client_id, pos = read_str(buf, pos, end)
-        if flags & 4:
-            wprops = {}
-            if level == 5:
-                wprops, pos = read_props(buf, pos, end, 0)
-            wtopic, pos = read_str(buf, pos, end)
-            if not wtopic:
-                raise protocol_error("empty will topic")
-            wpayload, pos = read_bin(buf, pos, end)
-            p.will = Will(wtopic, wpayload, wqos, flags & 0x20 != 0, wprops)
-        if flags & 0x80:
-            p.username, pos = read_str(buf, pos, end)
-        if flags & 0x40:
-            p.password, pos = read_bin(buf, pos, end)
-        self.version = level
         return pos

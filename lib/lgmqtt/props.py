@@ -4,122 +4,62 @@
 # subscription identifiers are a list of ints (the property may repeat there).
 from lgmqtt.compat import const
 from lgmqtt.wire import (
-    PUBLISH, MAX_VARINT, malformed, protocol_error,
-    read_varint, read_u16, read_u32, read_str, read_bin, write_varint, varint_size,
+    MAX_VARINT, malformed, protocol_error, read_varint, read_u16, read_u32, read_str, read_bin, write_varint, varint_size,
     str_bytes, bin_bytes, check_int,
 )
 
-PAYLOAD_FORMAT_INDICATOR = const(0x01)
-MESSAGE_EXPIRY_INTERVAL = const(0x02)
-CONTENT_TYPE = const(0x03)
-RESPONSE_TOPIC = const(0x08)
-CORRELATION_DATA = const(0x09)
-SUBSCRIPTION_IDENTIFIER = const(0x0B)
-SESSION_EXPIRY_INTERVAL = const(0x11)
-ASSIGNED_CLIENT_IDENTIFIER = const(0x12)
-SERVER_KEEP_ALIVE = const(0x13)
-AUTHENTICATION_METHOD = const(0x15)
-AUTHENTICATION_DATA = const(0x16)
-REQUEST_PROBLEM_INFORMATION = const(0x17)
-WILL_DELAY_INTERVAL = const(0x18)
-REQUEST_RESPONSE_INFORMATION = const(0x19)
-RESPONSE_INFORMATION = const(0x1A)
-SERVER_REFERENCE = const(0x1C)
-REASON_STRING = const(0x1F)
-RECEIVE_MAXIMUM = const(0x21)
-TOPIC_ALIAS_MAXIMUM = const(0x22)
-TOPIC_ALIAS = const(0x23)
-MAXIMUM_QOS = const(0x24)
-RETAIN_AVAILABLE = const(0x25)
-USER_PROPERTY = const(0x26)
-MAXIMUM_PACKET_SIZE = const(0x27)
-WILDCARD_SUBSCRIPTION_AVAILABLE = const(0x28)
-SUBSCRIPTION_IDENTIFIER_AVAILABLE = const(0x29)
-SHARED_SUBSCRIPTION_AVAILABLE = const(0x2A)
+# Private copies of the ids used here (the public names live in propnames.py).
+_PUBLISH = const(3)
+_SUBSCRIPTION_IDENTIFIER = const(0x0B)
+_USER_PROPERTY = const(0x26)
 
-# Wire types.
-_BYTE = const(0)
-_U16 = const(1)
-_U32 = const(2)
-_VARINT = const(3)
-_STR = const(4)
-_PAIR = const(5)
-_BIN = const(6)
+# Wire types (stored +1 in _TYPES, so that 0 means "no such property").
+_BYTE = const(1)
+_U16 = const(2)
+_U32 = const(3)
+_VARINT = const(4)
+_STR = const(5)
+_PAIR = const(6)
+_BIN = const(7)
 
-# Where a property may appear: bit (1 << packet type); bit 0 stands for the will
-# properties inside CONNECT (packet type 0 is reserved, so the bit is free).
-WILL_BIT = const(1)
-_W = const(1)
-_CN = const(1 << 1)
-_CA = const(1 << 2)
-_PB = const(1 << 3)
-_ACKS = const((1 << 4) | (1 << 5) | (1 << 6) | (1 << 7))
-_SU = const(1 << 8)
-_SA = const(1 << 9)
-_US = const(1 << 10)
-_UA = const(1 << 11)
-_DI = const(1 << 14)
-_AU = const(1 << 15)
-
-# id -> (wire type, where allowed, camelCase name). Names follow MQTT.js, which the
-# connector's users know.
-_TABLE = {
-    0x01: (_BYTE, _PB | _W, "payloadFormatIndicator"),
-    0x02: (_U32, _PB | _W, "messageExpiryInterval"),
-    0x03: (_STR, _PB | _W, "contentType"),
-    0x08: (_STR, _PB | _W, "responseTopic"),
-    0x09: (_BIN, _PB | _W, "correlationData"),
-    0x0B: (_VARINT, _PB | _SU, "subscriptionIdentifier"),
-    0x11: (_U32, _CN | _CA | _DI, "sessionExpiryInterval"),
-    0x12: (_STR, _CA, "assignedClientIdentifier"),
-    0x13: (_U16, _CA, "serverKeepAlive"),
-    0x15: (_STR, _CN | _CA | _AU, "authenticationMethod"),
-    0x16: (_BIN, _CN | _CA | _AU, "authenticationData"),
-    0x17: (_BYTE, _CN, "requestProblemInformation"),
-    0x18: (_U32, _W, "willDelayInterval"),
-    0x19: (_BYTE, _CN, "requestResponseInformation"),
-    0x1A: (_STR, _CA, "responseInformation"),
-    0x1C: (_STR, _CA | _DI, "serverReference"),
-    0x1F: (_STR, _CA | _ACKS | _SA | _UA | _DI | _AU, "reasonString"),
-    0x21: (_U16, _CN | _CA, "receiveMaximum"),
-    0x22: (_U16, _CN | _CA, "topicAliasMaximum"),
-    0x23: (_U16, _PB, "topicAlias"),
-    0x24: (_BYTE, _CA, "maximumQoS"),
-    0x25: (_BYTE, _CA, "retainAvailable"),
-    0x26: (_PAIR, _W | _CN | _CA | _PB | _ACKS | _SU | _SA | _US | _UA | _DI | _AU, "userProperties"),
-    0x27: (_U32, _CN | _CA, "maximumPacketSize"),
-    0x28: (_BYTE, _CA, "wildcardSubscriptionAvailable"),
-    0x29: (_BYTE, _CA, "subscriptionIdentifiersAvailable"),
-    0x2A: (_BYTE, _CA, "sharedSubscriptionAvailable"),
-}
+# Indexed by property id (0x00..0x2A): the wire type (0: unknown id), and where the
+# property may appear, two bytes big-endian per id, bit (1 << packet type) set for each
+# packet that may carry it (bit 0 for the will properties). Bytes, not a dict of
+# tuples: a dict costs ~3 KB of heap, these 129 bytes almost nothing.
+# (MQTT 5.0 section 2.2.2.2; host_tests/portable/test_codec_props.py checks every cell.)
+_TYPES = (b"\x00\x01\x03\x05\x00\x00\x00\x00\x05\x07\x00\x04\x00\x00\x00\x00"
+          b"\x00\x03\x05\x02\x00\x05\x07\x01\x03\x01\x05\x00\x05\x00\x00\x05"
+          b"\x00\x02\x02\x02\x01\x01\x06\x03\x01\x01\x01")
+_MASKS = (b"\x00\x00\x00\x09\x00\x09\x00\x09\x00\x00\x00\x00\x00\x00\x00\x00"
+          b"\x00\x09\x00\x09\x00\x00\x01\x08\x00\x00\x00\x00\x00\x00\x00\x00"
+          b"\x00\x00\x40\x06\x00\x04\x00\x04\x00\x00\x80\x06\x80\x06\x00\x02"
+          b"\x00\x01\x00\x02\x00\x04\x00\x00\x40\x04\x00\x00\x00\x00\xca\xf4"
+          b"\x00\x00\x00\x06\x00\x06\x00\x08\x00\x04\x00\x04\xcf\xff\x00\x06"
+          b"\x00\x04\x00\x04\x00\x04")
 # Properties whose only defined values are 0 and 1; properties for which 0 is a
 # protocol error.
 _BOOLEAN = b"\x01\x17\x19\x24\x25\x28\x29\x2a"
 _NONZERO = b"\x0b\x21\x23\x27"
-_PACKET_NAMES = ("Will", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP", "SUBSCRIBE",
-                 "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH")
+_PACKET_NAMES = "Will CONNECT CONNACK PUBLISH PUBACK PUBREC PUBREL PUBCOMP SUBSCRIBE SUBACK UNSUBSCRIBE UNSUBACK " \
+                "PINGREQ PINGRESP DISCONNECT AUTH"
 
 
 def packet_name(ptype):
-    return _PACKET_NAMES[ptype] if 0 <= ptype < 16 else "type %d" % ptype
+    return _PACKET_NAMES.split()[ptype] if 0 <= ptype < 16 else "type %d" % ptype
 
 
-def property_name(pid):
-    """0x03 -> "contentType". ValueError for an unknown id."""
-    ent = _TABLE.get(pid)
-    if ent is None:
-        raise ValueError("unknown MQTT 5 property id %r" % (pid,))
-    return ent[2]
+def _entry(pid):
+    """(wire type, mask) of a property id; wire type 0 for an unknown one."""
+    if type(pid) is not int or pid < 0 or pid > 0x2A:
+        return 0, 0
+    return _TYPES[pid], (_MASKS[2 * pid] << 8) | _MASKS[2 * pid + 1]
 
 
-def property_id(name):
-    """"contentType" -> 0x03 ("userProperty" is accepted for userProperties)."""
-    if name == "userProperty":
-        return USER_PROPERTY
-    for pid in _TABLE:
-        if _TABLE[pid][2] == name:
-            return pid
-    raise ValueError("unknown MQTT 5 property name %r" % (name,))
+def _name(pid):
+    # Only error messages need a property's name: the name table loads then.
+    from lgmqtt.propnames import property_name
+
+    return property_name(pid)
 
 
 def read_props(buf, pos, end, ptype):
@@ -135,12 +75,11 @@ def read_props(buf, pos, end, ptype):
     bit = 1 << ptype
     while pos < e:
         pid, pos = read_varint(buf, pos, e)
-        ent = _TABLE.get(pid)
-        if ent is None:
+        wt, mask = _entry(pid)
+        if not wt:
             raise malformed("unknown property 0x%02X in %s" % (pid, packet_name(ptype)))
-        wt = ent[0]
-        if not ent[1] & bit:
-            raise malformed("property %s not allowed in %s" % (ent[2], packet_name(ptype)))
+        if not mask & bit:
+            raise malformed("property %s not allowed in %s" % (_name(pid), packet_name(ptype)))
         if wt == _BYTE:
             if pos >= e:
                 raise malformed("truncated byte property")
@@ -162,17 +101,17 @@ def read_props(buf, pos, end, ptype):
             v = (k, v)
         if pid in _BOOLEAN:
             if v > 1:
-                raise protocol_error("property %s must be 0 or 1, got %d" % (ent[2], v))
+                raise protocol_error("property %s must be 0 or 1, got %d" % (_name(pid), v))
         elif pid in _NONZERO and v == 0:
-            raise protocol_error("property %s must not be 0" % ent[2])
-        if pid == USER_PROPERTY or (pid == SUBSCRIPTION_IDENTIFIER and ptype == PUBLISH):
+            raise protocol_error("property %s must not be 0" % _name(pid))
+        if pid == _USER_PROPERTY or (pid == _SUBSCRIPTION_IDENTIFIER and ptype == _PUBLISH):
             lst = props.get(pid)
             if lst is None:
                 props[pid] = [v]
             else:
                 lst.append(v)
         elif pid in props:
-            raise protocol_error("property %s twice in %s" % (ent[2], packet_name(ptype)))
+            raise protocol_error("property %s twice in %s" % (_name(pid), packet_name(ptype)))
         else:
             props[pid] = v
     return props, e
@@ -192,14 +131,13 @@ def encode_props(props, ptype):
     items = []  # (id, wire type, value ready to write)
     size = 0
     for pid in props:
-        ent = _TABLE.get(pid)
-        if ent is None:
+        wt, mask = _entry(pid)
+        if not wt:
             raise ValueError("unknown MQTT 5 property id %r" % (pid,))
-        wt, mask, name = ent
         if not mask & bit:
-            raise ValueError("property %s is not allowed in %s" % (name, packet_name(ptype)))
+            raise ValueError("property %s is not allowed in %s" % (_name(pid), packet_name(ptype)))
         v = props[pid]
-        if pid == USER_PROPERTY:
+        if pid == _USER_PROPERTY:
             pairs = v.items() if isinstance(v, dict) else v
             for pair in pairs:
                 if not isinstance(pair, (tuple, list)) or len(pair) != 2:
@@ -209,33 +147,36 @@ def encode_props(props, ptype):
                 items.append((pid, _PAIR, (k, val)))
                 size += 5 + len(k) + len(val)
             continue
-        if pid == SUBSCRIPTION_IDENTIFIER and isinstance(v, (list, tuple)):
-            if ptype != PUBLISH:
+        if pid == _SUBSCRIPTION_IDENTIFIER and isinstance(v, (list, tuple)):
+            if ptype != _PUBLISH:
                 raise ValueError("only a PUBLISH may carry several subscription identifiers")
             vals = v
         else:
             vals = (v,)
-        for v in vals:
-            if wt == _STR:
-                v = str_bytes(v, name)
-                size += 2 + len(v)
-            elif wt == _BIN:
-                v = bin_bytes(v, name)
-                size += 2 + len(v)
-            elif wt == _BYTE:
-                check_int(v, 0, 1 if pid in _BOOLEAN else 255, name)
+        try:  # the checks name "value"; the property's name is added on failure only
+            for v in vals:
+                if wt == _STR:
+                    v = str_bytes(v, "value")
+                    size += 2 + len(v)
+                elif wt == _BIN:
+                    v = bin_bytes(v, "value")
+                    size += 2 + len(v)
+                elif wt == _BYTE:
+                    check_int(v, 0, 1 if pid in _BOOLEAN else 255, "value")
+                    size += 1
+                elif wt == _U16:
+                    check_int(v, 1 if pid in _NONZERO else 0, 0xFFFF, "value")
+                    size += 2
+                elif wt == _U32:
+                    check_int(v, 1 if pid in _NONZERO else 0, 0xFFFFFFFF, "value")
+                    size += 4
+                else:
+                    check_int(v, 1, MAX_VARINT, "value")
+                    size += varint_size(v)
+                items.append((pid, wt, v))
                 size += 1
-            elif wt == _U16:
-                check_int(v, 1 if pid in _NONZERO else 0, 0xFFFF, name)
-                size += 2
-            elif wt == _U32:
-                check_int(v, 1 if pid in _NONZERO else 0, 0xFFFFFFFF, name)
-                size += 4
-            else:
-                check_int(v, 1, MAX_VARINT, name)
-                size += varint_size(v)
-            items.append((pid, wt, v))
-            size += 1
+        except ValueError as e:
+            raise ValueError("property %s: %s" % (_name(pid), e))
     buf = bytearray(varint_size(size) + size)
     pos = write_varint(buf, 0, size)
     for pid, wt, v in items:

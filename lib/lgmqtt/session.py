@@ -20,6 +20,7 @@ from lgmqtt import codec
 from lgmqtt.compat import const, ticks_diff
 from lgmqtt.errors import ConnectorError, NOT_CONNECTED, QOS_ERROR, PAYLOAD_TOO_LARGE, PROTOCOL_ERROR
 from lgmqtt import topic as _topic
+from lgmqtt.session_rx import Incoming
 
 # states
 DISCONNECTED = const(0)
@@ -45,8 +46,15 @@ _WAIT_COMP = const(1)      # PUBREL sent, waiting for PUBCOMP
 
 _MAX_PID = const(65535)
 
+# packet types and property ids (codec's public names, folded here at compile time)
+_SUBSCRIBE = const(8)
+_UNSUBSCRIBE = const(10)
+_RECEIVE_MAXIMUM = const(0x21)
+_TOPIC_ALIAS_MAXIMUM = const(0x22)
+_MAXIMUM_PACKET_SIZE = const(0x27)
 
-class Session:
+
+class Session(Incoming):
     def __init__(self, client_id="", version=4, keepalive=60, clean_start=True, username=None, password=None,
                  will=None, connect_props=None, max_packet_size=65536, receive_maximum=65535,
                  topic_alias_maximum=16, max_inflight=20, ack_timeout_ms=0):
@@ -101,11 +109,6 @@ class Session:
         """How many more QoS 1/2 PUBLISH packets may be on the wire right now."""
         return min(self.broker_receive_maximum, self.max_inflight) - self._sent_in_window
 
-    def pending_pids(self):
-        """In-flight publish ids in the order they were first sent."""
-        recs = sorted(self._inflight.values(), key=lambda r: r[4])
-        return [r[0] for r in recs]
-
     def take_outbound(self):
         """All bytes queued for the broker, as one object for one write (b"" if none)."""
         out = self._out
@@ -114,9 +117,6 @@ class Session:
         self._out = []
         self.outbound_size = 0
         return out[0] if len(out) == 1 else b"".join(out)
-
-    def has_outbound(self):
-        return bool(self._out)
 
     def _send(self, data, now_ms):
         self._out.append(data)
@@ -129,11 +129,11 @@ class Session:
         props = dict(self.connect_props)
         if self.version == 5:
             if self.receive_maximum != 65535:
-                props[codec.RECEIVE_MAXIMUM] = self.receive_maximum
+                props[_RECEIVE_MAXIMUM] = self.receive_maximum
             if self.max_packet_size:
-                props[codec.MAXIMUM_PACKET_SIZE] = self.max_packet_size
+                props[_MAXIMUM_PACKET_SIZE] = self.max_packet_size
             if self.topic_alias_maximum:
-                props[codec.TOPIC_ALIAS_MAXIMUM] = self.topic_alias_maximum
+                props[_TOPIC_ALIAS_MAXIMUM] = self.topic_alias_maximum
         self._out = []
         self.outbound_size = 0
         self._reset_link_limits()
@@ -241,7 +241,7 @@ class Session:
                 raise ConnectorError("CONFIG_ERROR", "subscription options need MQTT 5", {"topic": filt})
         pid = self._alloc_pid()
         self._send(codec.encode_subscribe(self.version, pid, topics, props if self.version == 5 else None), now_ms)
-        self._acks[pid] = codec.SUBSCRIBE
+        self._acks[pid] = _SUBSCRIBE
         return pid
 
     def unsubscribe(self, topics, props=None, now_ms=0):
@@ -250,7 +250,7 @@ class Session:
             _topic.validate_filter(filt)
         pid = self._alloc_pid()
         self._send(codec.encode_unsubscribe(self.version, pid, topics, props if self.version == 5 else None), now_ms)
-        self._acks[pid] = codec.UNSUBSCRIBE
+        self._acks[pid] = _UNSUBSCRIBE
         return pid
 
     def ping(self, now_ms):
@@ -334,140 +334,6 @@ class Session:
         except codec.ProtocolError as e:
             events += self._fail(e.reason_code, e.message)
         return events
-
-    def _handle(self, pkt, now_ms, events):
-        t = pkt.type
-        if self.state == CONNECTING:
-            if t == codec.CONNACK:
-                return self._on_connack(pkt, now_ms, events)
-            if t == codec.AUTH:
-                events.append((EV_AUTH, pkt.reason_code, pkt.props))
-                return
-            raise codec.ProtocolError(0x82, "expected CONNACK, got packet type %d" % t)
-        if t == codec.PUBLISH:
-            return self._on_publish(pkt, now_ms, events)
-        if t == codec.PUBACK or t == codec.PUBREC or t == codec.PUBCOMP:
-            return self._on_pub_ack(pkt, now_ms, events)
-        if t == codec.PUBREL:
-            rc = 0
-            if self._in_qos2.pop(pkt.pid, None) is None:
-                rc = 0x92 if self.version == 5 else 0  # packet identifier not found: still complete it
-            self._send(codec.encode_ack(codec.PUBCOMP, self.version, pkt.pid, rc), now_ms)
-            return
-        if t == codec.SUBACK or t == codec.UNSUBACK:
-            kind = self._acks.pop(pkt.pid, None)
-            want = codec.SUBSCRIBE if t == codec.SUBACK else codec.UNSUBSCRIBE
-            if kind != want:
-                raise codec.ProtocolError(0x82, "%s for unknown packet id %d" % (
-                    "SUBACK" if t == codec.SUBACK else "UNSUBACK", pkt.pid))
-            events.append((EV_SUBACK if t == codec.SUBACK else EV_UNSUBACK, pkt.pid, pkt.reason_codes, pkt.props))
-            return
-        if t == codec.PINGRESP:
-            self._ping_sent = None
-            events.append((EV_PINGRESP,))
-            return
-        if t == codec.DISCONNECT:
-            self.state = DISCONNECTED
-            events.append((EV_DISCONNECT, pkt.reason_code, pkt.props))
-            return
-        if t == codec.AUTH:
-            events.append((EV_AUTH, pkt.reason_code, pkt.props))
-            return
-        raise codec.ProtocolError(0x82, "unexpected packet type %d from the broker" % t)
-
-    def _on_connack(self, pkt, now_ms, events):
-        rc = pkt.reason_code
-        props = pkt.props
-        if rc:
-            self.state = CLOSED
-            events.append((EV_CONNACK, False, rc, props))
-            return
-        if pkt.session_present and self.clean_start and self.version == 4:
-            raise codec.ProtocolError(0x82, "session present on a clean session")
-        self.state = CONNECTED
-        self.session_present = pkt.session_present
-        self.connack_props = props
-        if props:
-            self.broker_receive_maximum = props.get(codec.RECEIVE_MAXIMUM, 65535)
-            self.broker_max_packet_size = props.get(codec.MAXIMUM_PACKET_SIZE, 0)
-            self.broker_max_qos = props.get(codec.MAXIMUM_QOS, 2)
-            self.retain_available = bool(props.get(codec.RETAIN_AVAILABLE, 1))
-            if codec.SERVER_KEEP_ALIVE in props:
-                self.effective_keepalive = props[codec.SERVER_KEEP_ALIVE]
-            if codec.ASSIGNED_CLIENT_IDENTIFIER in props:
-                self.assigned_client_id = props[codec.ASSIGNED_CLIENT_IDENTIFIER]
-                self.client_id = self.assigned_client_id
-        if not pkt.session_present:
-            self._in_qos2 = {}
-            # The broker has no state: a PUBREC'd QoS 2 message was already delivered
-            # by it, so it is complete; unacknowledged PUBLISHes go again as new.
-            for rec in sorted(self._inflight.values(), key=lambda r: r[4]):
-                if rec[2] == _WAIT_COMP:
-                    del self._inflight[rec[0]]
-                    events.append((EV_PUBLISHED, rec[0], 0))
-        events.append((EV_CONNACK, pkt.session_present, 0, props))
-        # Re-send what is in flight, oldest first: PUBLISH with DUP (on a resumed
-        # session), PUBREL as is; then whatever waited for the window.
-        for rec in sorted(self._inflight.values(), key=lambda r: r[4]):
-            if rec[2] == _WAIT_COMP:
-                self._put_on_wire(rec, now_ms, False)
-            elif self.window() > 0:
-                self._put_on_wire(rec, now_ms, pkt.session_present)
-
-    def _on_publish(self, pkt, now_ms, events):
-        props = pkt.props
-        alias = props.get(codec.TOPIC_ALIAS) if props else None
-        if alias is not None:
-            if alias == 0 or alias > self.topic_alias_maximum:
-                raise codec.ProtocolError(0x94, "topic alias %d out of range 1..%d" % (alias, self.topic_alias_maximum))
-            if pkt.topic:
-                self._in_aliases[alias] = pkt.topic
-            else:
-                t = self._in_aliases.get(alias)
-                if t is None:
-                    raise codec.ProtocolError(0x82, "unknown topic alias %d" % alias)
-                pkt.topic = t
-        elif not pkt.topic:
-            raise codec.ProtocolError(0x82, "PUBLISH without topic name or alias")
-        qos = pkt.qos
-        if qos == 0:
-            events.append((EV_MESSAGE, pkt))
-        elif qos == 1:
-            events.append((EV_MESSAGE, pkt))
-            self._send(codec.encode_ack(codec.PUBACK, self.version, pkt.pid), now_ms)
-        else:
-            if pkt.pid not in self._in_qos2:
-                if self.version == 5 and len(self._in_qos2) >= self.receive_maximum:
-                    raise codec.ProtocolError(0x93, "broker exceeded our receive maximum %d" % self.receive_maximum)
-                self._in_qos2[pkt.pid] = True
-                events.append((EV_MESSAGE, pkt))
-            # a duplicate before PUBREL is acknowledged again but not delivered again
-            self._send(codec.encode_ack(codec.PUBREC, self.version, pkt.pid), now_ms)
-
-    def _on_pub_ack(self, pkt, now_ms, events):
-        t = pkt.type
-        rec = self._inflight.get(pkt.pid)
-        if rec is None or not rec[5]:
-            raise codec.ProtocolError(0x82, "acknowledgement for packet id %d not in flight" % pkt.pid)
-        if t == codec.PUBACK:
-            if rec[1] != 1 or rec[2] != _WAIT_ACK:
-                raise codec.ProtocolError(0x82, "PUBACK for a QoS %d message" % rec[1])
-            self._done(rec, pkt.reason_code, events, now_ms)
-        elif t == codec.PUBREC:
-            if rec[1] != 2:
-                raise codec.ProtocolError(0x82, "PUBREC for a QoS 1 message")
-            if rec[2] == _WAIT_COMP:  # a repeated PUBREC: answer it again
-                self._send(rec[3], now_ms)
-                return
-            if pkt.reason_code >= 0x80:
-                return self._done(rec, pkt.reason_code, events, now_ms)
-            rec[2] = _WAIT_COMP
-            rec[3] = codec.encode_ack(codec.PUBREL, self.version, rec[0])
-            self._put_on_wire(rec, now_ms, False)  # still counted in the window until PUBCOMP
-        else:
-            if rec[2] != _WAIT_COMP:
-                raise codec.ProtocolError(0x82, "PUBCOMP before PUBREC for packet id %d" % pkt.pid)
-            self._done(rec, pkt.reason_code, events, now_ms)
 
     def _done(self, rec, reason_code, events, now_ms):
         del self._inflight[rec[0]]

@@ -27,45 +27,14 @@
 import asyncio
 
 from lgmqtt import compat, compat_net
-from lgmqtt.errors import CONNECTION_FAILED, CONFIG_ERROR, TIMEOUT, ConnectorError
+from lgmqtt.errors import CONNECTION_FAILED, TIMEOUT, ConnectorError
 
 
 def tls_context(ca=None, cert=None, key=None, verify=True):
-    """A client TLS context. ca, cert, key: PEM or DER bytes (ca may hold several PEM
-    certificates). verify=True: the server certificate must chain to `ca` (CPython
-    without ca: the system store; MicroPython without ca: every handshake fails, it has
-    no store) and name server_hostname. verify=False: anything is accepted
-    (rejectUnauthorized: false; reporting that is the caller's job)."""
-    if (cert is None) != (key is None):
-        raise ConnectorError(CONFIG_ERROR, "TLS client certificate and key go together", {"reason": "cert without key"})
-    try:
-        return compat_net.tls_context(_ders(ca) if ca else [], _ders(cert)[0] if cert else None,
-                                  _ders(key)[0] if key else None, verify)
-    except (ValueError, OSError) as e:
-        raise ConnectorError(CONFIG_ERROR, "unusable TLS certificate or key: %s" % _text(e), {"reason": _text(e)})
+    """A client TLS context (see tlsconf.tls_context: loaded only when TLS is used)."""
+    from lgmqtt.tlsconf import tls_context as make
 
-
-def _ders(data):
-    """PEM or DER bytes -> list of DER blocks (MicroPython's mbedtls parses only DER)."""
-    if isinstance(data, str):
-        data = data.encode()
-    if b"-----BEGIN" not in data:
-        return [bytes(data)]
-    import binascii
-
-    out = []
-    pos = 0
-    while True:
-        start = data.find(b"-----BEGIN", pos)
-        if start < 0:
-            break
-        body = data.find(b"\n", start) + 1
-        end = data.find(b"-----END", body)
-        if body <= 0 or end < 0:
-            raise ValueError("truncated PEM block")
-        out.append(binascii.a2b_base64(data[body:end]))
-        pos = end + 8
-    return out
+    return make(ca, cert, key, verify)
 
 
 async def open(host, port, ssl=None, server_hostname=None, timeout_ms=10000, hello=None):
@@ -154,62 +123,20 @@ def _fail(details, reason):
                           details)
 
 
-_ERRNO_TEXT = {
-    "ECONNREFUSED": "connection refused",
-    "ECONNRESET": "connection reset by peer",
-    "ECONNABORTED": "connection aborted",
-    "EPIPE": "connection closed by peer",
-    "EHOSTUNREACH": "host unreachable",
-    "ENETUNREACH": "network unreachable",
-    "ETIMEDOUT": "timed out",
-    "ENOTCONN": "not connected",
-}
-
-
 def _reason(e, tls):
-    """A short human text for a connect/TLS/IO failure, the same wording on both
-    interpreters where the cause is the same."""
-    vm = getattr(e, "verify_message", None)  # CPython ssl.SSLCertVerificationError
-    if vm:
-        return "certificate verify failed: " + vm
-    if isinstance(e, ValueError):  # MicroPython: mbedtls' verify text in a ValueError
-        return "certificate verify failed: " + _text(e)
-    r = getattr(e, "reason", None)  # CPython ssl.SSLError (its args[0] is no errno)
-    if r:
-        return "TLS error: %s" % r
-    code = e.args[0] if e.args else None
-    if isinstance(code, int) and code < 0:  # MicroPython: mbedtls' code, maybe its name
-        name = e.args[1] if len(e.args) > 1 else _MBEDTLS.get(code, "mbedtls error -0x%04x" % -code)
-        return "TLS error: %s" % name
-    name = _errname(e)
-    if name:
-        return ("%s during TLS handshake (%s)" if tls else "%s (%s)") % (_ERRNO_TEXT.get(name, name), name)
-    return _text(e)
+    # The wording of failures loads only when something failed (neterr.py).
+    from lgmqtt.neterr import reason
 
-
-# The mbedtls codes a client meets without their name (read/write errors carry only the number).
-_MBEDTLS = {
-    -0x7780: "fatal alert from the peer (MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE)",
-    -0x7880: "peer sent close_notify (MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)",
-    -0x7600: "CA chain required (MBEDTLS_ERR_SSL_CA_CHAIN_REQUIRED)",
-    -0x2700: "certificate verify failed (MBEDTLS_ERR_X509_CERT_VERIFY_FAILED)",
-}
+    return reason(e, tls)
 
 
 def _text(e):
-    t = " ".join(str(a).strip() for a in e.args if not isinstance(a, int)) if e.args else ""
-    return t or type(e).__name__
+    from lgmqtt.neterr import text
+
+    return text(e)
 
 
 def _errname(e):
-    code = e.args[0] if isinstance(e, OSError) and e.args else None
-    if not isinstance(code, int):
-        return None
-    import errno
+    from lgmqtt.neterr import errname
 
-    # MicroPython's errno lacks some names: look ours up first; EPIPE is 32 on Linux and
-    # on newlib (ESP32) alike, and MicroPython raises it writing to a closed link.
-    for name in _ERRNO_TEXT:
-        if getattr(errno, name, 32 if name == "EPIPE" else None) == code:
-            return name
-    return errno.errorcode.get(code)
+    return errname(e)

@@ -301,3 +301,25 @@ async def test_clean_disconnect_reports_once():
     gone = [i for k, i in inbox.events if k == "disconnected"]
     eq([g["reason"] for g in gone], ["client disconnect"])
     eq(c.session.window(), 20)  # nothing counted as in flight any more
+
+
+async def test_memory_error_in_the_reader_reaches_the_caller_and_the_link_recovers():
+    inbox = Inbox()
+    c = Client(cfg(), inbox)
+    await c.connect()
+    real = c.session.receive_data
+    boom = [True]
+
+    def receive_data(data, now):
+        if boom[0]:
+            boom[0] = False
+            raise MemoryError("memory allocation failed")
+        return real(data, now)
+
+    c.session.receive_data = receive_data
+    e = await araises(ConnectorError, c.publish("lgt/oom", b"x", 1))  # its PUBACK hits the failure
+    eq((e.error, e.details["task"]), ("INTERNAL_ERROR", "reader"))
+    await c.wait_connected(5000)  # the link restarted by itself
+    await c.publish("lgt/oom", b"y", 1)
+    assert any(k == ERROR and "MemoryError" in i.message for k, i in inbox.events), inbox.events
+    await c.disconnect()

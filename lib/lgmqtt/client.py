@@ -12,7 +12,7 @@ from lgmqtt import session as S
 from lgmqtt import transport
 from lgmqtt.brokers import BrokerList
 from lgmqtt.compat import ticks_ms, ticks_diff
-from lgmqtt.errors import (ConnectorError, AUTHENTICATION_FAILED, CONNECTION_FAILED, NOT_CONNECTED,
+from lgmqtt.errors import (ConnectorError, AUTHENTICATION_FAILED, CONNECTION_FAILED, INTERNAL_ERROR, NOT_CONNECTED,
                            PROTOCOL_ERROR, TIMEOUT)
 
 # client events passed to on_event(kind, info)
@@ -394,8 +394,9 @@ class Client:
         self._emit(CONNECTED, info)
 
     async def _serve(self):
-        tasks = (asyncio.create_task(self._reader()), asyncio.create_task(self._timer()),
-                 asyncio.create_task(self._writer()))
+        tasks = (asyncio.create_task(self._guard("reader", self._reader())),
+                 asyncio.create_task(self._guard("timer", self._timer())),
+                 asyncio.create_task(self._guard("writer", self._writer())))
         self._out_ready.set()
         try:
             await self._link_dead.wait()
@@ -404,6 +405,20 @@ class Client:
             # swallow our own cancellation.
             for t in tasks:
                 t.cancel()
+
+    async def _guard(self, where, coro):
+        # A background task must never die silently (a MemoryError on a board, a bug):
+        # the error reaches every waiting caller, and the link restarts clean.
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            err = ConnectorError(INTERNAL_ERROR, "%s task failed: %r" % (where, e), {"task": where})
+            self.last_error = err
+            self._emit(ERROR, err)
+            self._fail_requests(err)
+            await self._drop_link("%s task failed" % where)
 
     async def _drop_link(self, reason):
         if self._link_dead.is_set():

@@ -14,6 +14,7 @@ PROTOCOL_ERROR = "PROTOCOL_ERROR"
 TIMEOUT = "TIMEOUT"
 STORAGE_ERROR = "STORAGE_ERROR"
 OUTBOX_FULL = "OUTBOX_FULL"
+INTERNAL_ERROR = "INTERNAL_ERROR"  # a background task failed (e.g. MemoryError); the link restarts
 INVALID_PARAMS = "INVALID_PARAMS"  # a capability call with a bad parameter value
 
 

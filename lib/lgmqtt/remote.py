@@ -15,7 +15,7 @@ import json
 
 from lgmqtt import codec
 from lgmqtt import topic as T
-from lgmqtt.errors import ConnectorError, CAPABILITY_DISABLED, INVALID_PARAMS
+from lgmqtt.errors import ConnectorError, CAPABILITY_DISABLED, INTERNAL_ERROR, INVALID_PARAMS
 
 DEFAULT_ALLOW = ("mqtt:history.read", "mqtt:connection.status")
 MAX_REMOTE_LIMIT = 100
@@ -100,7 +100,7 @@ class Remote:
         except ConnectorError as e:
             body = {"id": rid, "error": e.to_dict()}
         except Exception as e:  # MemoryError and the like: answer, do not die silently
-            body = {"id": rid, "error": {"error": "INTERNAL_ERROR", "message": repr(e), "details": {}}}
+            body = {"id": rid, "error": {"error": INTERNAL_ERROR, "message": repr(e), "details": {}}}
         self.served += 1
         if not reply_to:
             return  # nobody to answer

@@ -48,18 +48,22 @@ async def telemetry(conn, board, dev, client_id):
 async def main(doc):
     import boards
 
-    dev = doc.get("device", {})
-    board = boards.load(dev.get("board", "unix"), dev)
+    raw_dev = doc.get("device") if isinstance(doc.get("device"), dict) else {}
+    try:
+        board = boards.load(raw_dev.get("board", "unix"), raw_dev)
+    except ImportError:
+        print("error CONFIG_ERROR device.board: no board profile %r" % raw_dev.get("board"))
+        return
+    try:
+        # validates config.json (CONFIG_ERROR names the bad key); the board may offer a
+        # raw flash partition for the history log
+        conn = Connector(doc, history_storage=board.history_storage)
+    except ConnectorError as e:
+        print("error %s %s" % (e.error, e.message))
+        return
+    dev = conn.doc.get("device", {})
     if not await board.network_up():
         print("error CONNECTION_FAILED network did not come up")
-    hist = doc["config"].get("history", {})
-    raw = board.history_storage(hist.get("size", 65536) // hist.get("segments", 4))
-    store = None
-    if raw is not None:
-        from lgmqtt.store import open_store
-
-        store = open_store(hist, storage=raw)
-    conn = Connector(doc, store=store)
     conn.on("connected", lambda e: print("connected broker=%s" % e["broker"]))
     conn.on("disconnected", lambda e: print("disconnected reason=%s" % e["reason"]))
     conn.on("error", lambda e: print("error %s %s" % (e["error"], e["message"])))
@@ -73,14 +77,13 @@ async def main(doc):
 
 
 def run():
-    from lgmqtt import config
+    from lgmqtt.configfile import read
 
     try:
-        doc = config.load("config.json", "secrets.json")
+        doc = read("config.json", "secrets.json")
     except ConnectorError as e:
         print("error %s %s" % (e.error, e.message))
         return
-    del config  # the validator's bytecode can go now (the connector loads it again briefly)
     asyncio.run(main(doc))
 
 

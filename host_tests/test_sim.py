@@ -24,7 +24,7 @@ def _summary(out):
     return tuple(int(x) for x in m.groups())
 
 
-@pytest.mark.parametrize("build", [["--heap", "256k"], ["--heap", "224k", "--mpy"]], ids=["source", "mpy"])
+@pytest.mark.parametrize("build", [["--heap", "288k"], ["--heap", "224k", "--mpy"]], ids=["source", "mpy"])
 def test_sim_publishes_and_loses_nothing_in_a_board_sized_heap(build):
     p = subprocess.run(SIM + ["--duration", "4", "--interval", "300"] + build,
                        capture_output=True, text=True, timeout=60)

@@ -5,8 +5,6 @@
 # unknown key, a wrong type or a value out of range raises CONFIG_ERROR naming the key
 # path ("config.port") and what was expected. Secrets (passwords, TLS key, Wi-Fi
 # password) come from a separate file merged at load and are never logged.
-import json
-
 from lgmqtt.errors import ConnectorError, CONFIG_ERROR
 
 CAPABILITIES = ("mqtt:publish", "mqtt:subscribe", "mqtt:connection", "mqtt:history", "mqtt:topics")
@@ -227,41 +225,11 @@ def validate(doc):
     return top
 
 
-def merge_secrets(doc, secrets):
-    """secrets: {"config": {"password": ...}, "tls": {"key": ...}, "wifi": {...}} merged in place."""
-    if not isinstance(secrets, dict):
-        raise _err("(secrets file)", "an object", "...")
-    cfg = doc.setdefault("config", {})
-    for k, v in secrets.get("config", {}).items():
-        cfg[k] = v
-    if "tls" in secrets:
-        cfg.setdefault("tls", {}).update(secrets["tls"])
-    if "wifi" in secrets:
-        doc.setdefault("device", {}).setdefault("wifi", {}).update(secrets["wifi"])
-    return doc
-
-
 def load(path="config.json", secrets_path="secrets.json"):
     """Read, merge secrets, validate. Raises CONFIG_ERROR naming the file and key."""
-    try:
-        with open(path) as f:
-            doc = json.load(f)
-    except OSError as e:
-        raise ConnectorError(CONFIG_ERROR, "cannot read %s: %s" % (path, e), {"path": path, "expected": "a readable file"})
-    except ValueError as e:
-        raise ConnectorError(CONFIG_ERROR, "%s is not valid JSON: %s" % (path, e), {"path": path, "expected": "JSON"})
-    if secrets_path:
-        try:
-            with open(secrets_path) as f:
-                secrets = json.load(f)
-        except OSError:
-            secrets = None
-        except ValueError:
-            raise ConnectorError(CONFIG_ERROR, "%s is not valid JSON" % secrets_path,
-                                 {"path": secrets_path, "expected": "JSON"})
-        if secrets is not None:
-            merge_secrets(doc, secrets)
-    return validate(doc)
+    from lgmqtt.configfile import read
+
+    return validate(read(path, secrets_path))
 
 
 def redact(obj):

@@ -70,7 +70,9 @@ class _Pending:
 
 
 class Connector:
-    def __init__(self, config, store=None, opener=None):
+    def __init__(self, config, store=None, opener=None, history_storage=None):
+        """store: (History, Outbox) to use as is; history_storage: a function
+        segment_size -> storage or None, for a board's raw flash partition."""
         self.doc = _validate(config)
         self.cfg = self.doc["config"]
         caps = self.doc["capabilities"]
@@ -78,9 +80,11 @@ class Connector:
         self._handlers = {}
         self.debug = False
         if store is None:
-            from lgmqtt.store import open_store
+            from lgmqtt.store import check_config, open_store
 
-            store = open_store(self.cfg.get("history", {}))
+            hist = check_config(self.cfg.get("history", {}))
+            raw = history_storage(hist["size"] // hist["segments"]) if history_storage else None
+            store = open_store(hist, storage=raw)
         self.history, self.outbox = store
         self._opener = opener
         self.client = None

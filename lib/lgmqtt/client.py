@@ -176,10 +176,17 @@ class Client:
         return await self._request(pid)
 
     async def _request(self, pid):
+        # SUBACK/UNSUBACK must come within connectTimeout: a broker that keeps the link
+        # alive but never answers must not hang the caller.
         w = _Waiter()
         self._req_waiters[pid] = w
         await self._flush()
-        return await w.wait()
+        timeout = self.cfg.get("connectTimeout", 10000)
+        try:
+            return await asyncio.wait_for(w.wait(), timeout / 1000)
+        except asyncio.TimeoutError:
+            self._req_waiters.pop(pid, None)
+            raise ConnectorError(TIMEOUT, "no answer to the request within %d ms" % timeout, {"packetId": pid})
 
     async def disconnect(self, reason_code=0):
         """Clean close: DISCONNECT sent, supervisor stopped, no reconnect."""

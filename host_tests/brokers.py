@@ -85,3 +85,20 @@ def broker_factory():
     yield make
     for b in made:
         b.stop()
+
+
+class _FreePorts:
+    def __init__(self, n):
+        from lghost.mosquitto import free_port
+
+        self.ports = [free_port() for _ in range(n)]
+
+    def env(self):
+        return {"LG_FREE_PORTS": ",".join(str(p) for p in self.ports)}
+
+
+@pytest.fixture(scope="module")
+def free_ports():
+    """Loopback ports nobody listens on, for tests that start their own server (the
+    MicroPython side cannot ask the OS for one: its Server has no .sockets)."""
+    return _FreePorts(8)

@@ -6,10 +6,14 @@ from lgmqtt import codec
 from lgmqtt.client import Client, CONNECTED, ERROR, MESSAGE, WARNING
 from lgmqtt.errors import ConnectorError, AUTHENTICATION_FAILED, CONNECTION_FAILED, PAYLOAD_TOO_LARGE
 
-FIXTURES = ("mosquitto", "mosquitto_auth", "mosquitto_tls", "mosquitto_mtls", "mosquitto_limits")
+FIXTURES = ("mosquitto", "mosquitto_auth", "mosquitto_tls", "mosquitto_mtls", "mosquitto_limits", "free_ports")
 TIMEOUT = 240
 
 _n = [0]
+
+
+def free_port(i):
+    return int(env("LG_FREE_PORTS").split(",")[i])
 
 
 def cfg(prefix="LG_BROKER", **kw):
@@ -276,7 +280,7 @@ async def test_disconnect_while_connecting_leaves_nothing_alive():
     async def silent(reader, writer):
         await asyncio.sleep(3)
 
-    port = 49000 + _n[0] % 1000
+    port = free_port(2)
     server = await asyncio.start_server(silent, "127.0.0.1", port)
     inbox = Inbox()
     c = Client(cfg(port=port, connectTimeout=2000), inbox)

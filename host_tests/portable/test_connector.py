@@ -6,10 +6,14 @@ import asyncio
 from check import araises, env, eq
 from lgmqtt import Connector, ConnectorError
 
-FIXTURES = ("mosquitto", "mosquitto_auth", "mosquitto_limits")
+FIXTURES = ("mosquitto", "mosquitto_auth", "mosquitto_limits", "free_ports")
 TIMEOUT = 240
 
 _n = [0]
+
+
+def free_port(i):
+    return int(env("LG_FREE_PORTS").split(",")[i])
 
 
 def make(version=4, prefix="LG_BROKER", caps=None, **cfg):
@@ -291,13 +295,8 @@ async def test_timeout_when_broker_never_answers():
     async def silent(reader, writer):
         await asyncio.sleep(5)
 
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    sock = server.sockets[0] if hasattr(server, "sockets") and server.sockets else None
-    port = sock.getsockname()[1] if sock else None
-    if port is None:  # MicroPython's Server has no .sockets: bind a known free port instead
-        server.close()
-        port = 47000 + _n[0] % 1000
-        server = await asyncio.start_server(silent, "127.0.0.1", port)
+    port = free_port(0)
+    server = await asyncio.start_server(silent, "127.0.0.1", port)
     c = make(port=port, connectTimeout=300, maxReconnectAttempts=1)
     e = await araises(ConnectorError, c.execute("mqtt:connection", "connect"))
     eq((e.error, e.details["port"]), ("TIMEOUT", port))
@@ -350,7 +349,7 @@ async def test_protocol_error_from_a_broken_broker():
         await writer.drain()
         await asyncio.sleep(2)
 
-    port = 48000 + _n[0] % 1000
+    port = free_port(1)
     server = await asyncio.start_server(broken, "127.0.0.1", port)
     c = make(port=port, maxReconnectAttempts=1)
     e = await araises(ConnectorError, c.execute("mqtt:connection", "connect"))

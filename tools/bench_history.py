@@ -17,11 +17,10 @@ _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 sys.path.insert(0, _here + "/../host_tests/portable")
 sys.path.insert(0, _here + "/../lib")
 
-from flashsim import FlashSim  # noqa: E402
+from flashsim import lfs_boot, raw_boot  # noqa: E402
 from lgmqtt.history import History  # noqa: E402
 from lgmqtt.outbox import Outbox  # noqa: E402
 from lgmqtt.ringlog import RingLog  # noqa: E402
-from lgmqtt.storage import BlockStorage, FileStorage  # noqa: E402
 
 SEG, NSEG = 65536, 4
 TOPICS = 5
@@ -82,35 +81,11 @@ def fill_and_read(name, boot, n):
     h.close()
 
 
-def lfs_boot(blocks):
-    import vfs
-
-    def boot(old):
-        if old is None:
-            try:
-                vfs.umount("/bench")
-            except OSError:
-                pass
-            bd = FlashSim(blocks=blocks)
-            vfs.VfsLfs2.mkfs(bd)
-        else:
-            vfs.umount("/bench")
-            bd = FlashSim(mem=old.mem)
-        vfs.mount(vfs.VfsLfs2(bd), "/bench")
-        return FileStorage("/bench/log"), bd
-
-    return boot
-
-
-def raw_boot(old):
-    bd = FlashSim(blocks=NSEG * SEG // 4096) if old is None else FlashSim(mem=old.mem)
-    return BlockStorage(bd, SEG), bd
-
-
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     print("MicroPython %s, %d-byte payload, log %d x %d KB" % (sys.version, len(PAYLOAD), NSEG, SEG // 1024))
-    for name, boot in (("LittleFS (VfsLfs2, 512 KB fs)", lfs_boot(128)), ("raw flash (BlockStorage)", raw_boot)):
+    for name, boot in (("LittleFS (VfsLfs2, 512 KB fs)", lfs_boot(128)),
+                       ("raw flash (BlockStorage)", raw_boot(SEG, NSEG))):
         put_ack(name, boot, n, False)
         put_ack(name, boot, n // 4, True)
         fill_and_read(name, boot, n)

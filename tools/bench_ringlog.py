@@ -13,10 +13,9 @@ _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 sys.path.insert(0, _here + "/../host_tests/portable")
 sys.path.insert(0, _here + "/../lib")
 
-from flashsim import FlashSim  # noqa: E402
+from flashsim import lfs_boot, raw_boot  # noqa: E402
 from lgmqtt.logmsg import pack_message, peek_topic  # noqa: E402
 from lgmqtt.ringlog import RingLog  # noqa: E402
-from lgmqtt.storage import BlockStorage, FileStorage  # noqa: E402
 
 SEG, NSEG = 65536, 4  # 256 KB of log
 TOPICS = 5
@@ -63,36 +62,12 @@ def bench(name, boot, records):
     log.close()
 
 
-def lfs_boot(blocks):
-    import vfs
-
-    state = {}
-
-    def boot(old):
-        if old is None:
-            bd = FlashSim(blocks=blocks)
-            vfs.VfsLfs2.mkfs(bd)
-        else:
-            vfs.umount("/bench")
-            bd = FlashSim(mem=old.mem)
-        vfs.mount(vfs.VfsLfs2(bd), "/bench")
-        state["bd"] = bd
-        return FileStorage("/bench/log"), bd
-
-    return boot
-
-
-def raw_boot(old):
-    bd = FlashSim(blocks=NSEG * SEG // 4096) if old is None else FlashSim(mem=old.mem)
-    return BlockStorage(bd, SEG), bd
-
-
 def main():
     records = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
     print("MicroPython %s, %d records of %d-byte payload, %d topics, log %d x %d KB" % (
         sys.version, records, len(PAYLOAD), TOPICS, NSEG, SEG // 1024))
     bench("LittleFS (VfsLfs2, 512 KB fs)", lfs_boot(128), records)
-    bench("raw flash (BlockStorage)", raw_boot, records)
+    bench("raw flash (BlockStorage)", raw_boot(SEG, NSEG), records)
 
 
 main()

@@ -126,3 +126,39 @@ class FlashSim:
         self._dead = True
         self._cut_at = None
         raise PowerCut("power cut at operation %d" % self.ops)
+
+
+def lfs_boot(blocks, mount="/bench"):
+    """A boot function for benches and tests: boot(old) -> (FileStorage on LittleFS
+    mounted over a FlashSim, that FlashSim). old=None formats a fresh chip; old=the
+    previous FlashSim reboots with its memory (MicroPython only: needs vfs.VfsLfs2)."""
+    import vfs
+
+    from lgmqtt.storage import FileStorage
+
+    def boot(old):
+        if old is None:
+            try:
+                vfs.umount(mount)
+            except OSError:
+                pass
+            bd = FlashSim(blocks=blocks)
+            vfs.VfsLfs2.mkfs(bd)
+        else:
+            vfs.umount(mount)
+            bd = FlashSim(mem=old.mem)
+        vfs.mount(vfs.VfsLfs2(bd), mount)
+        return FileStorage(mount + "/log"), bd
+
+    return boot
+
+
+def raw_boot(segment_size, segments):
+    """boot(old) -> (BlockStorage over a FlashSim of segments x segment_size, the FlashSim)."""
+    from lgmqtt.storage import BlockStorage
+
+    def boot(old):
+        bd = FlashSim(blocks=segments * segment_size // 4096) if old is None else FlashSim(mem=old.mem)
+        return BlockStorage(bd, segment_size), bd
+
+    return boot

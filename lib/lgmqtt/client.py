@@ -61,6 +61,7 @@ class Client(Supervisor):
         self._pub_waiters = {}
         self._req_waiters = {}
         self._subs = {}
+        self._switching = False
         self._window_free = asyncio.Event()
         self._out_ready = asyncio.Event()
         self._coalesce = cfg.get("coalesceBytes", 1024)
@@ -109,16 +110,29 @@ class Client(Supervisor):
         else:
             await asyncio.wait_for(self._connected.wait(), timeout_ms / 1000)
 
+    async def window_ready(self, qos):
+        """Backpressure: wait until a QoS 1/2 PUBLISH may go on the wire (at once when
+        the link is down: the session then keeps it for the next connection)."""
+        s = self.session
+        while qos and s.state == S.CONNECTED and s.window() <= 0:
+            # wait for an ack to free the window instead of queueing without bound
+            # (each queued message holds its encoded packet in RAM)
+            self._window_free.clear()
+            await self._window_free.wait()
+
+    def publish_nowait(self, topic, payload, qos=0, retain=False, props=None):
+        """Queue a PUBLISH in the session and schedule the write; returns its packet id
+        (None for QoS 0) before anything can yield, so the caller can map the id to its
+        message before the acknowledgement can possibly arrive."""
+        pid = self.session.publish(topic, payload, qos, retain, props, ticks_ms())
+        self._out_ready.set()  # the writer task sends it (coalesced) at the caller's next yield
+        return pid
+
     async def publish(self, topic, payload, qos=0, retain=False, props=None, wait=True):
         """Publish; for QoS 1/2 returns the packet id once acknowledged (or at once with
         wait=False). QoS 1/2 is accepted while the link is down and sent after reconnect."""
-        s = self.session
-        while qos and s.state == S.CONNECTED and s.window() <= 0:
-            # Backpressure: wait for an ack to free the window instead of queueing
-            # without bound (each queued message holds its encoded packet in RAM).
-            self._window_free.clear()
-            await self._window_free.wait()
-        pid = s.publish(topic, payload, qos, retain, props, ticks_ms())
+        await self.window_ready(qos)
+        pid = self.session.publish(topic, payload, qos, retain, props, ticks_ms())
         if pid is None:
             await self._soon()
             return None
@@ -200,6 +214,7 @@ class Client(Supervisor):
     async def use_broker(self, index):
         """Move to broker `index` of the configured list now (e.g. back to the primary)."""
         self.brokers.select(index)
+        self._switching = True
         await self._drop_link("switching broker")
 
     # ---- writing ------------------------------------------------------------------

@@ -15,8 +15,8 @@ from lgmqtt import client as C
 from lgmqtt import codec
 from lgmqtt import payloads
 from lgmqtt.compat import time_s
-from lgmqtt.errors import (ConnectorError, CAPABILITY_DISABLED, CONFIG_ERROR, INVALID_PARAMS, NOT_CONNECTED,
-                           PROTOCOL_ERROR)
+from lgmqtt.errors import (ConnectorError, CAPABILITY_DISABLED, CONFIG_ERROR, INTERNAL_ERROR, INVALID_PARAMS,
+                           NOT_CONNECTED, OUTBOX_FULL, PROTOCOL_ERROR)
 from lgmqtt.isotime import format_iso
 
 CAPABILITIES = ("mqtt:publish", "mqtt:subscribe", "mqtt:connection", "mqtt:history", "mqtt:topics")
@@ -91,7 +91,8 @@ class Connector:
         self._by_pid = {}          # packet id -> _Pending
         self._sent_oids = set()    # outbox ids handed to the client in this process
         self._waiting = {}         # outbox id -> (_Pending, data, props): written, not yet handed over
-        self._early_acks = {}      # packet id -> reason code, for acks that beat _hand_over
+        self._refused = set()      # outbox ids this connection's broker refused (retried on the next one)
+        self._drain_from_start = False
         self._drainer = None
         self._drain_again = False
         self.subscriptions = {}    # filter -> qos (the client resubscribes after a reconnect)
@@ -166,7 +167,13 @@ class Connector:
         if params is not None and not isinstance(params, dict):
             raise ConnectorError(INVALID_PARAMS, "params must be an object", {"params": type(params).__name__})
         self._debug("execute", capability=capability, operation=operation)
-        return await handler(self, params or {})
+        try:
+            return await handler(self, params or {})
+        except (ValueError, TypeError) as e:
+            # Input of a shape no check foresaw: still a clear error with a code.
+            # (UnicodeError is a ValueError.)
+            raise ConnectorError(INVALID_PARAMS, "%s %s: bad parameters: %s" % (capability, operation, e),
+                                 {"capability": capability, "operation": operation})
 
     # ---- connection ---------------------------------------------------------------
     def _client_config(self):
@@ -206,9 +213,13 @@ class Connector:
 
     async def update_config(self, partial):
         """Merge `partial` into config (one level deep for dicts), validate, reconnect."""
+        part = partial.get("config", partial) if isinstance(partial, dict) else None
+        if not isinstance(part, dict):
+            raise ConnectorError(CONFIG_ERROR, "update_config takes an object of config keys",
+                                 {"path": "config", "expected": "an object"})
         doc = dict(self.doc)
         cfg = dict(self.cfg)
-        for k, v in (partial.get("config", partial) if isinstance(partial, dict) else {}).items():
+        for k, v in part.items():
             cfg[k] = dict(cfg.get(k) or {}, **v) if isinstance(v, dict) and isinstance(cfg.get(k), dict) else v
         doc["config"] = cfg
         new = _validate(doc)  # raises CONFIG_ERROR, nothing changed
@@ -237,7 +248,8 @@ class Connector:
                                     "timestamp": _now_iso()})
             if self.remote is not None:
                 self.remote.on_connected()
-            self._start_drain()
+            self._refused = set()
+            self._start_drain(True)
         elif kind == C.DISCONNECTED:
             self._release_waiters()
             self.emit("disconnected", {"clientId": cid, "reason": info["reason"], "timestamp": _now_iso()})
@@ -305,38 +317,37 @@ class Connector:
                                      % (size, limit), {"topic": topic, "size": size, "limit": limit})
 
     async def _hand_over(self, p, data, props):
-        self._sent_oids.add(p.oid)
+        """Give one outbox message to the client. Returns False when it stays pending
+        for a later connection."""
+        client = self.client
+        await client.window_ready(p.qos)
+        if self.client is not client or not client.connected:
+            return False  # the link (or the whole client) changed while we waited
         try:
-            pid = await self.client.publish(p.topic, data, p.qos, p.retain, props or None, wait=False)
+            # synchronous: the packet id is mapped to its message before any yield, so
+            # its acknowledgement can never arrive unannounced
+            pid = client.publish_nowait(p.topic, data, p.qos, p.retain, props or None)
         except ConnectorError as e:
-            self._sent_oids.discard(p.oid)
-            if e.error == NOT_CONNECTED:
-                self._finish(p, "queued")  # stays pending: the next connection sends it
-                return
-            # This broker will never take it (limits it announced): drop it, say so.
-            self.outbox.ack(p.oid)
+            # This broker cannot take it (limits it announced): keep it for another
+            # connection or broker, skip it on this one, and say so.
+            self._refused.add(p.oid)
             self.emit("publish-error", {"topic": p.topic, "error": e.error, "message": e.message,
                                         "details": e.details, "outboxId": p.oid, "timestamp": _now_iso()})
             self._finish(p, e)
-            return
+            return True
         if pid is None:  # QoS 0 from the outbox: written, nothing more will come
             self.outbox.ack(p.oid)
-            self._sent_oids.discard(p.oid)
             self._published(p, None)
-            return
+            return True
         p.pid = pid
+        self._sent_oids.add(p.oid)
         self._by_pid[pid] = p
-        rc = self._early_acks.pop(pid, None)
-        if rc is not None:  # the ack arrived while publish() was still flushing
-            self._on_published(pid, rc)
+        return True
 
     def _on_published(self, pid, rc):
         p = self._by_pid.pop(pid, None)
         if p is None:
-            # Only the drain task publishes QoS 1/2 here (remote replies are QoS 0), one
-            # message at a time: an unknown id is the one it is handing over right now.
-            self._early_acks[pid] = rc
-            return
+            return  # not an outbox message (nothing else publishes QoS 1/2 here)
         self.outbox.ack(p.oid)
         if p.qos == 2:
             self.outbox.sync()  # exactly-once across a power cut needs this ack durable
@@ -371,7 +382,8 @@ class Connector:
                 p.done.set()
         self._waiting = {}
 
-    def _start_drain(self):
+    def _start_drain(self, from_start=False):
+        self._drain_from_start = self._drain_from_start or from_start
         if self._drainer is None:
             self._drain_again = False
             self._drainer = asyncio.create_task(self._drain())
@@ -382,17 +394,22 @@ class Connector:
         try:
             after = 0
             while self.connected:
-                ids = [i for i in self.outbox.pending_ids() if i > after and i not in self._sent_oids]
+                if self._drain_from_start:  # a new connection: everything pending is due again
+                    self._drain_from_start = False
+                    after = 0
+                pending = self.outbox.pending_ids()
+                self._finish_dropped(pending)
+                ids = [i for i in pending if i > after and i not in self._sent_oids and i not in self._refused]
                 if not ids:
                     if self._drain_again:
                         self._drain_again = False
                         continue
                     break
                 for oid in ids:
-                    if not self.connected:
+                    if not self.connected or self._drain_from_start:
                         break
                     after = oid
-                    w = self._waiting.pop(oid, None)
+                    w = self._waiting.get(oid)
                     if w is None:
                         rows = self.outbox.pending(oid - 1, 1)
                         if not rows or rows[0][0] != oid:
@@ -400,12 +417,25 @@ class Connector:
                         _, topic, payload, qos, retain, props = rows[0]
                         self._debug("outbox resend", outboxId=oid, topic=topic)
                         w = (_Pending(oid, topic, payloads.decode(payload), qos, retain), payload, props)
-                    await self._hand_over(*w)
+                    # stays in _waiting (reachable by _release_waiters) until handed over
+                    if await self._hand_over(*w):
+                        self._waiting.pop(oid, None)
         except Exception as e:  # MemoryError included: report it, the next connection retries
-            self.emit("error", {"error": getattr(e, "error", "STORAGE_ERROR"), "message": "outbox drain failed: %r" % e,
+            self.emit("error", {"error": getattr(e, "error", INTERNAL_ERROR), "message": "outbox drain failed: %r" % e,
                                 "timestamp": _now_iso()})
+            self._release_waiters()
         finally:
             self._drainer = None
+
+    def _finish_dropped(self, pending):
+        # A write whose message the outbox policy dropped before it was sent must not wait.
+        if not self._waiting:
+            return
+        live = set(pending)
+        for oid in [o for o in self._waiting if o not in live]:
+            p = self._waiting.pop(oid)[0]
+            self._finish(p, ConnectorError(OUTBOX_FULL, "dropped by the outbox policy before it was sent",
+                                           {"outboxId": oid, "topic": p.topic}))
 
     def require_connected(self, what):
         if not self.connected:

@@ -40,6 +40,12 @@ def _prepare(conn, m):
     if not isinstance(m, dict):
         raise _bad("message", m, "an object with topic and payload")
     topic = T.validate_name(_topic_param(m))
+    try:
+        topic.encode()
+    except UnicodeError:  # a lone surrogate: not representable in UTF-8
+        from lgmqtt.errors import topic_error
+
+        raise topic_error(topic, "topic is not valid UTF-8")
     decl = conn.topics.get(topic)
     qos = _qos(m.get("qos", conn.cfg.get("defaultQos", 0)), decl["maxQos"] if decl else 2)
     retain = m.get("retain", False)
@@ -272,14 +278,16 @@ async def topics_create(conn, params):
 
 async def topics_delete(conn, params):
     name = _topic_param(params, "name") if "name" in params else _topic_param(params)
-    decl = conn.topics.items.pop(name, None)
+    decl = conn.topics.items.get(name)
     if decl is None:
         raise ConnectorError(TOPIC_ERROR, "no topic %s" % name, {"topic": name, "reason": "not found"})
     cleared = False
     if decl["retained"]:
-        # an empty retained message removes the broker's retained copy (queued when offline)
+        # an empty retained message removes the broker's retained copy (queued when
+        # offline); if that is refused the declaration stays
         await conn.send(name, b"", 1, True, None, "", conn.connected)
         cleared = True
+    del conn.topics.items[name]
     return {"success": True, "deleted": name, "retainedCleared": cleared}
 
 

@@ -27,7 +27,11 @@ def encode(payload):
     if isinstance(payload, (bytes, bytearray, memoryview)):
         return bytes(payload), BINARY
     if isinstance(payload, str):
-        return payload.encode(), TEXT
+        try:
+            return payload.encode(), TEXT
+        except UnicodeError:
+            raise ConnectorError(INVALID_PARAMS, "payload text is not valid Unicode (lone surrogate)",
+                                 {"param": "payload", "expected": "text encodable as UTF-8"})
     if isinstance(payload, (dict, list, int, float, bool)):
         # MicroPython's json.dumps writes anything (b'x' as "x", a set as {1, 2}): check
         # the value ourselves so both interpreters refuse the same payloads.
@@ -108,7 +112,10 @@ def props_to_wire(props):
                     pairs.append((str(k), str(one)))
             v = pairs
         elif pid == codec.CORRELATION_DATA and isinstance(v, str):
-            v = v.encode()
+            try:
+                v = v.encode()
+            except UnicodeError:
+                raise _bad("properties.correlationData", "bytes or UTF-8 text")
         out[pid] = v
     return out
 

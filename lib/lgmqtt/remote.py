@@ -48,6 +48,8 @@ class Remote:
         asyncio.create_task(self._subscribe())
 
     async def _subscribe(self):
+        if self.conn.client is None:
+            return
         try:
             await self.conn.client.subscribe([(self.topic, 1)])
         except ConnectorError as e:
@@ -102,8 +104,8 @@ class Remote:
         except Exception as e:  # MemoryError and the like: answer, do not die silently
             body = {"id": rid, "error": {"error": INTERNAL_ERROR, "message": repr(e), "details": {}}}
         self.served += 1
-        if not reply_to:
-            return  # nobody to answer
+        if not reply_to or not self.conn.connected:
+            return  # nobody to answer, or no link to answer on
         if not isinstance(reply_to, str) or reply_to == self.topic or (
                 self.reply_prefix and not reply_to.startswith(self.reply_prefix)):
             return  # never publish where a request could make the device talk to itself or elsewhere

@@ -40,7 +40,7 @@ async def _sleep_ms(ms):
 
 class Supervisor:
     async def _supervise(self):
-        period = self.cfg.get("reconnectPeriod", 1000)
+        period = max(100, self.cfg.get("reconnectPeriod", 1000))  # 0 would spin: 100 ms floor
         delay = period
         max_attempts = self.cfg.get("maxReconnectAttempts", 0)
         # A link must stay up this long to count as a success; one that a broker drops
@@ -65,10 +65,15 @@ class Supervisor:
                 if self._stop:
                     break
                 self.reconnects += 1
+                if self._switching:  # use_broker(): go to the chosen broker now
+                    self._switching = False
+                    failures, delay = 0, period
+                    continue
                 if ticks_diff(ticks_ms(), t_up) >= stable_ms:
                     failures, delay = 0, period
                     continue
                 failures += 1
+                self.brokers.failed()  # a broker that drops us at once is as bad as one that refuses
             else:
                 failures += 1
                 self.last_error = err
@@ -85,7 +90,7 @@ class Supervisor:
                     delay = max(delay, self.cfg.get("authRetryPeriod", 5000))
             # exponential backoff with jitter (a fleet must not reconnect in lockstep)
             await _sleep_ms(delay // 2 + (ticks_ms() * 7919) % (delay // 2 + 1))
-            delay = min(delay * 2, self.cfg.get("maxReconnectPeriod", 60000))
+            delay = max(period, min(delay * 2, self.cfg.get("maxReconnectPeriod", 60000)))
         if self._sup is asyncio.current_task():
             self._sup = None
 

@@ -42,23 +42,6 @@ def _now_iso():
     return format_iso(time_s())
 
 
-def _read_pem(v, key):
-    """A PEM string, or a path to a PEM/DER file on the device's filesystem -> bytes.
-    Errors name the config key, never the value (it may be a private key)."""
-    if v is None:
-        return None
-    if isinstance(v, (bytes, bytearray)):
-        return bytes(v)
-    if "-----BEGIN" in v:
-        return v.strip().encode()
-    try:
-        with open(v, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise ConnectorError(CONFIG_ERROR, "config.tls.%s: cannot read the file it names (%s)" % (key, e.args[0]),
-                             {"path": "config.tls." + key, "expected": "PEM text or a readable file"})
-
-
 class _Pending:
     # A publish handed to the client: what the message-published event needs, and the
     # write() caller waiting for the acknowledgement (if any).
@@ -176,30 +159,15 @@ class Connector:
                                  {"capability": capability, "operation": operation})
 
     # ---- connection ---------------------------------------------------------------
-    def _client_config(self):
-        c = dict(self.cfg)
-        tls = c.get("tls") or {}
-        c["tls"] = {k: _read_pem(tls.get(k), k) for k in ("ca", "cert", "key")}
-        if tls.get("servername") and not c.get("brokers"):
-            c["brokers"] = [{"host": c["host"], "port": c["port"], "servername": tls["servername"]}]
-        if "rejectUnauthorized" in tls:
-            c["rejectUnauthorized"] = tls["rejectUnauthorized"]
-        v5 = c.get("protocolVersion") == 5
-        c["connectProperties"] = payloads.props_to_wire(c.get("properties")) if v5 else None
-        w = c.get("will")
-        if w:
-            data, ctype = payloads.encode(w.get("payload", ""))
-            wprops = payloads.props_to_wire(w.get("properties")) if v5 else None
-            c["will"] = codec.Will(w["topic"], data, w.get("qos", 0), w.get("retain", False), wprops)
-        return c
-
     @property
     def connected(self):
         return self.client is not None and self.client.connected
 
     async def connect(self):
         if self.client is None:
-            self.client = C.Client(self._client_config(), self._on_client_event, self._opener)
+            from lgmqtt.clientcfg import client_config
+
+            self.client = C.Client(client_config(self.cfg), self._on_client_event, self._opener)
         await self.client.connect()
         return {"success": True, "connected": True, "clientId": self.client.session.client_id,
                 "broker": self.client.brokers.current_name()}

@@ -20,3 +20,15 @@ async def connect_sta(wifi, timeout_ms, feed, configure=None):
         feed()
         await asyncio.sleep_ms(200)
     return True
+
+
+def sync_clock():
+    """Set the RTC from NTP once after Wi-Fi is up, so history timestamps are real.
+    ntptime waits at most ~1 s (its socket timeout); called before the main loop starts."""
+    try:
+        import ntptime
+
+        ntptime.settime()
+        return True
+    except Exception:  # no NTP server reachable: timestamps count from boot instead
+        return False

@@ -24,9 +24,12 @@ class Board:
             self._wdt = WDT(timeout=wdt_ms)
 
     async def network_up(self, timeout_ms=15000):
-        from boards._wifi import connect_sta
+        from boards._wifi import connect_sta, sync_clock
 
-        return await connect_sta(self._cfg.get("wifi", {}), timeout_ms, self.feed_watchdog)
+        up = await connect_sta(self._cfg.get("wifi", {}), timeout_ms, self.feed_watchdog)
+        if up:
+            sync_clock()
+        return up
 
     def history_storage(self, segment_size):
         """The history log on a raw data partition labelled "lglog" when the partition

@@ -19,11 +19,14 @@ class Board:
             self._wdt = WDT(timeout=min(wdt_ms, 8388))  # RP2040 maximum
 
     async def network_up(self, timeout_ms=15000):
-        from boards._wifi import connect_sta
+        from boards._wifi import connect_sta, sync_clock
 
         # no power-save: it adds seconds of latency to MQTT acks
-        return await connect_sta(self._cfg.get("wifi", {}), timeout_ms, self.feed_watchdog,
-                                 lambda sta: sta.config(pm=0xA11140))
+        up = await connect_sta(self._cfg.get("wifi", {}), timeout_ms, self.feed_watchdog,
+                               lambda sta: sta.config(pm=0xA11140))
+        if up:
+            sync_clock()
+        return up
 
     def history_storage(self, segment_size):
         return None  # segment files on the filesystem (config.history.path)

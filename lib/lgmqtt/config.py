@@ -61,26 +61,22 @@ def _qos(path, v):
     return v
 
 
-def _topic_name(path, v):
-    from lgmqtt import topic
+def _topic(kind):
+    # kind "name" (no wildcards) or "filter": the topic module's rules, the config's path
+    def check(path, v):
+        from lgmqtt import topic
 
-    _str(path, v, False)
-    try:
-        topic.validate_name(v)
-    except ConnectorError as e:
-        raise _err(path, "a topic name (%s)" % e.details.get("reason"), v)
-    return v
+        _str(path, v, False)
+        try:
+            (topic.validate_name if kind == "name" else topic.validate_filter)(v)
+        except ConnectorError as e:
+            raise _err(path, "a topic %s (%s)" % (kind, e.details.get("reason")), v)
+        return v
+    return check
 
 
-def _topic_filter(path, v):
-    from lgmqtt import topic
-
-    _str(path, v, False)
-    try:
-        topic.validate_filter(v)
-    except ConnectorError as e:
-        raise _err(path, "a topic filter (%s)" % e.details.get("reason"), v)
-    return v
+_topic_name = _topic("name")
+_topic_filter = _topic("filter")
 
 
 def _list_of(check):

@@ -149,7 +149,8 @@ class Connector:
                                   "operations": [o for c, o in ops.HANDLERS if c == capability]})
         if params is not None and not isinstance(params, dict):
             raise ConnectorError(INVALID_PARAMS, "params must be an object", {"params": type(params).__name__})
-        self._debug("execute", capability=capability, operation=operation)
+        if self.debug:
+            self._debug("execute", capability=capability, operation=operation)
         try:
             return await handler(self, params or {})
         except (ValueError, TypeError) as e:
@@ -244,12 +245,13 @@ class Connector:
     # (durable), and the drain task hands pending messages to the client in outbox order
     # -- fresh ones from RAM, older ones (queued offline, or from before a reboot) read
     # back from the log. So a backlog is never overtaken by new writes.
-    async def send(self, topic, data, qos, retain, props, user_payload, wait):
+    async def send(self, topic, data, qos, retain, props, user_payload, wait, size=None):
         """Put through the outbox (QoS >= 1, or QoS 0 queued offline) and send if connected."""
         if self.connected:
-            self._check_broker_limits(topic, data, qos, retain, props)
+            self._check_broker_limits(topic, data, qos, retain, props, size)
         oid = self.outbox.put(topic, data, qos, retain, props or None)
-        self._debug("outbox put", outboxId=oid, topic=topic)
+        if self.debug:
+            self._debug("outbox put", outboxId=oid, topic=topic)
         queued = {"success": True, "queued": True, "outboxId": oid, "messageId": None, "topic": topic, "qos": qos}
         if not self.connected:
             return queued
@@ -267,7 +269,7 @@ class Connector:
             return queued
         return {"success": True, "queued": False, "outboxId": oid, "messageId": p.result, "topic": topic, "qos": qos}
 
-    def _check_broker_limits(self, topic, data, qos, retain, props):
+    def _check_broker_limits(self, topic, data, qos, retain, props, size):
         # What this broker announced it cannot take is refused before it enters the
         # outbox: otherwise it would sit there, re-sent and refused after every reconnect.
         s = self.client.session
@@ -278,8 +280,9 @@ class Connector:
             raise ConnectorError(PROTOCOL_ERROR, "broker does not support retained messages", {"topic": topic})
         limit = s.broker_max_packet_size
         if limit:
-            size = len(codec.encode_publish(s.version, topic, data, qos, retain, False, 1 if qos else None,
-                                            props or None))
+            if size is None:  # callers that did not encode it already (ops._prepare does)
+                size = len(codec.encode_publish(s.version, topic, data, qos, retain, False, 1 if qos else None,
+                                                props or None))
             if size > limit:
                 raise ConnectorError("PAYLOAD_TOO_LARGE", "packet of %d bytes exceeds the broker's maximum of %d"
                                      % (size, limit), {"topic": topic, "size": size, "limit": limit})
@@ -383,7 +386,8 @@ class Connector:
                         if not rows or rows[0][0] != oid:
                             continue
                         _, topic, payload, qos, retain, props = rows[0]
-                        self._debug("outbox resend", outboxId=oid, topic=topic)
+                        if self.debug:
+                            self._debug("outbox resend", outboxId=oid, topic=topic)
                         w = (_Pending(oid, topic, payloads.decode(payload), qos, retain), payload, props)
                     # stays in _waiting (reachable by _release_waiters) until handed over
                     if await self._hand_over(*w):

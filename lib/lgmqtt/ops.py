@@ -4,12 +4,15 @@
 import asyncio
 
 from lgmqtt import codec
+from lgmqtt.compat import const
+from lgmqtt.props import encode_props
 from lgmqtt import payloads
 from lgmqtt import topic as T
 from lgmqtt.errors import (ConnectorError, INVALID_PARAMS, NOT_CONNECTED, PAYLOAD_TOO_LARGE, QOS_ERROR,
                            TOPIC_ERROR)
 
 SUPPORTED_QOS = [0, 1, 2]
+_PUBLISH = const(3)
 
 
 def _bad(name, value, expected):
@@ -55,29 +58,35 @@ def _prepare(conn, m):
     v5 = conn.cfg["protocolVersion"] == 5
     # checked on both versions (bad input is an error either way), sent only on 5.0
     props = payloads.props_to_wire(m.get("properties"))
-    if props:
-        try:
-            codec.encode_publish(5, topic, b"", 0, False, False, None, props)
-        except (ValueError, TypeError) as e:
-            raise ConnectorError(INVALID_PARAMS, "properties: %s" % e,
-                                 {"param": "properties", "expected": "valid MQTT 5 property values"})
-    if not v5:
+    if v5:
+        if ctype and codec.CONTENT_TYPE not in props and m.get("payload") is not None:
+            props[codec.CONTENT_TYPE] = ctype
+    elif props:
+        _check_props(lambda: encode_props(props, _PUBLISH))
         props = {}
-    elif ctype and codec.CONTENT_TYPE not in props and m.get("payload") is not None:
-        props[codec.CONTENT_TYPE] = ctype
-    size = len(codec.encode_publish(conn.cfg["protocolVersion"], topic, data, qos, retain, False,
-                                    1 if qos else None, props or None))
+    # one encode, before anything is stored: it checks the property values and gives
+    # the exact size (the session encodes again when it sends)
+    size = _check_props(lambda: len(codec.encode_publish(conn.cfg["protocolVersion"], topic, data, qos, retain,
+                                                         False, 1 if qos else None, props or None)))
     limit = conn.cfg.get("maxPacketSize", 65536)
     if size > limit:
         raise ConnectorError(PAYLOAD_TOO_LARGE, "message of %d bytes exceeds maxPacketSize %d" % (size, limit),
                              {"topic": topic, "size": size, "limit": limit})
-    return topic, data, qos, retain, props, m.get("payload")
+    return topic, data, qos, retain, props, m.get("payload"), size
 
 
-async def _publish_one(conn, m, wait=True):
-    topic, data, qos, retain, props, user_payload = _prepare(conn, m)
+def _check_props(encode):
+    try:
+        return encode()
+    except (ValueError, TypeError) as e:
+        raise ConnectorError(INVALID_PARAMS, "properties: %s" % e,
+                             {"param": "properties", "expected": "valid MQTT 5 property values"})
+
+
+async def _publish_one(conn, prepared, wait=True):
+    topic, data, qos, retain, props, user_payload, size = prepared
     if qos or (not conn.connected and conn.cfg.get("queueQoSZero")):
-        return await conn.send(topic, data, qos, retain, props, user_payload, wait)
+        return await conn.send(topic, data, qos, retain, props, user_payload, wait, size)
     if not conn.connected:
         raise ConnectorError(NOT_CONNECTED, "not connected: QoS 0 messages are not queued (set queueQoSZero)",
                              {"topic": topic, "qos": 0})
@@ -91,7 +100,7 @@ async def _publish_one(conn, m, wait=True):
 async def publish_write(conn, params):
     if "messages" not in params:
         try:
-            return await _publish_one(conn, params)
+            return await _publish_one(conn, _prepare(conn, params))
         except ConnectorError as e:
             conn.emit("publish-error", {"topic": params.get("topic"), "error": e.error, "message": e.message,
                                         "details": e.details})
@@ -105,25 +114,25 @@ async def publish_write(conn, params):
         raise _bad("batchSize", size, "an integer >= 1")
     if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
         raise _bad("batchDelay", delay, "an integer >= 0 (ms)")
-    for m in msgs:  # all or nothing on bad input: nothing is sent if one message is invalid
-        _prepare(conn, m)
+    # all or nothing on bad input: nothing is sent if one message is invalid
+    prepared = [_prepare(conn, m) for m in msgs]
     results = []
-    for k in range(0, len(msgs), size):
+    for k in range(0, len(prepared), size):
         if k and delay:
             await asyncio.sleep(delay / 1000)
-        group = msgs[k:k + size]
+        group = prepared[k:k + size]
         outs = await asyncio.gather(*[_safe(conn, m) for m in group])
         results += outs
     failed = sum(1 for r in results if not r.get("success"))
     return {"success": failed == 0, "published": len(results) - failed, "failed": failed, "results": results}
 
 
-async def _safe(conn, m):
+async def _safe(conn, prepared):
     try:
-        return await _publish_one(conn, m)
+        return await _publish_one(conn, prepared)
     except ConnectorError as e:
-        conn.emit("publish-error", {"topic": m.get("topic"), "error": e.error, "message": e.message, "details": e.details})
-        return {"success": False, "topic": m.get("topic"), "error": e.to_dict()}
+        conn.emit("publish-error", {"topic": prepared[0], "error": e.error, "message": e.message, "details": e.details})
+        return {"success": False, "topic": prepared[0], "error": e.to_dict()}
 
 
 # ---- mqtt:subscribe --------------------------------------------------------------

@@ -12,9 +12,25 @@ from lgmqtt import session as S
 from lgmqtt import transport
 from lgmqtt.brokers import BrokerList
 from lgmqtt.compat import ticks_ms
-from lgmqtt.errors import ConnectorError, INTERNAL_ERROR, NOT_CONNECTED, PROTOCOL_ERROR, TIMEOUT
-from lgmqtt.supervisor import (CONNECTED, DISCONNECTED, ERROR, MESSAGE, PUBLISHED, WARNING,  # noqa: F401 (API)
-                               Supervisor, _sleep_ms, reason_name)
+from lgmqtt.errors import (ConnectorError, CALLBACK_ERROR, INTERNAL_ERROR, NOT_CONNECTED, PAYLOAD_TOO_LARGE,
+                           PUBLISH_REFUSED, TIMEOUT)
+from lgmqtt.supervisor import (ACK_TIMEOUT, CONNECTED, DISCONNECTED, ERROR, GAVE_UP, MESSAGE,  # noqa: F401 (API)
+                               PUBLISHED, PUBREC, WARNING, Supervisor, _sleep_ms, reason_name)
+
+ACK_TIMEOUT_MS = 30000  # default ackTimeout: a broker that never acknowledges cannot hold write() for ever
+
+
+def refused(topic, rc):
+    """The error for a message the broker refused with reason code rc (>= 0x80)."""
+    return ConnectorError(PUBLISH_REFUSED, "broker refused the message: %s" % reason_name(rc),
+                          {"topic": topic, "reasonCode": rc})
+
+
+def gave_up(topic, strikes):
+    """The error for a message after which the link died `strikes` times before its ack."""
+    return ConnectorError(PUBLISH_REFUSED, "the broker closed the connection %d times in a row before acknowledging "
+                          "this message (3.1.1 cannot say why: above its maximum packet size or QoS?)" % strikes,
+                          {"topic": topic, "strikes": strikes})
 
 
 class _Waiter:
@@ -23,6 +39,7 @@ class _Waiter:
         self.ev = asyncio.Event()
         self.result = None
         self.error = None
+        self.topic = None
 
     def set(self, result=None, error=None):
         self.result, self.error = result, error
@@ -49,7 +66,7 @@ class Client(Supervisor):
             username=cfg.get("username"), password=cfg.get("password"), will=will,
             connect_props=cfg.get("connectProperties"), max_packet_size=cfg.get("maxPacketSize", 65536),
             receive_maximum=cfg.get("receiveMaximum", 65535), topic_alias_maximum=cfg.get("topicAliasMaximum", 16),
-            max_inflight=cfg.get("maxInflight", 20), ack_timeout_ms=cfg.get("ackTimeout", 0))
+            max_inflight=cfg.get("maxInflight", 20), ack_timeout_ms=cfg.get("ackTimeout", ACK_TIMEOUT_MS))
         self._tls = None
         self._tls_warned = False
         self._stream = None
@@ -66,6 +83,7 @@ class Client(Supervisor):
         self._out_ready = asyncio.Event()
         self._coalesce = cfg.get("coalesceBytes", 1024)
         self._link_dead = asyncio.Event()
+        self._up = False              # a `connected` was emitted; its `disconnected` is still due
         self.last_error = None
         self.reconnects = 0
         self.attempts = 0
@@ -77,7 +95,7 @@ class Client(Supervisor):
                 self.on_event(kind, info)
             except Exception as e:  # a user callback must not break the link
                 if kind != ERROR:
-                    self._emit(ERROR, ConnectorError(PROTOCOL_ERROR, "event callback failed: %r" % e, {"event": kind}))
+                    self._emit(ERROR, ConnectorError(CALLBACK_ERROR, "event callback failed: %r" % e, {"event": kind}))
 
     # ---- public API ---------------------------------------------------------------
     @property
@@ -141,10 +159,10 @@ class Client(Supervisor):
             self._pub_waiters[pid] = w
         await self._soon()
         if w is not None:
+            w.topic = topic
             rc = await w.wait()
             if rc >= 0x80:
-                raise ConnectorError(PROTOCOL_ERROR, "broker refused the message: %s" % reason_name(rc),
-                                     {"topic": topic, "reasonCode": rc})
+                raise refused(topic, rc)
         return pid
 
     async def subscribe(self, topics, props=None):
@@ -193,7 +211,7 @@ class Client(Supervisor):
         # also when a connect attempt is still under way.
         self._link_dead.set()
         self._connected.clear()
-        self.session.connection_lost()  # in-flight records off the wire: counted afresh next time
+        self._lost(False)               # in-flight records off the wire: counted afresh next time
         self._window_free.set()         # publishers blocked on the window re-check and queue
         await self._close_stream()
         sup, self._sup = self._sup, None
@@ -202,8 +220,18 @@ class Client(Supervisor):
         if self._first is not None:  # a connect() still waiting for its first outcome
             self._first.set(error=ConnectorError(NOT_CONNECTED, "disconnected before connecting", {}))
             self._first = None
-        if reason is not None:
-            self._emit(DISCONNECTED, {"broker": self.brokers.current_name(), "reason": reason})
+        self._disconnected(reason)
+
+    def _disconnected(self, reason):
+        # The one place `disconnected` is emitted: once per `connected`, never without one.
+        if self._up:
+            self._up = False
+            self._emit(DISCONNECTED, {"broker": self.brokers.current_name(), "reason": reason or "closed"})
+
+    def _lost(self, strike):
+        # The transport is gone; messages the link died on too often are given up.
+        for ev in self.session.connection_lost(strike):
+            self._dispatch(ev)
 
     async def abort(self):
         """Drop the link without DISCONNECT and stop (the broker publishes the Will):
@@ -279,12 +307,12 @@ class Client(Supervisor):
         # timer may all notice the failure, but only the first one reports it.
         self._link_dead.set()
         self._connected.clear()
-        self.session.connection_lost()
+        self._lost(True)
         # requests without a session-level retry (SUBSCRIBE/UNSUBSCRIBE) fail now;
         # publishes stay in flight and complete after the reconnect
         self._fail_requests(ConnectorError(NOT_CONNECTED, "link lost: %s" % reason, {"reason": reason}), pubs=False)
         self._window_free.set()  # waiters re-check: while disconnected the session queues
-        self._emit(DISCONNECTED, {"broker": self.brokers.current_name(), "reason": reason})
+        self._disconnected(reason)
         await self._close_stream()
 
     async def _close_stream(self):
@@ -348,11 +376,32 @@ class Client(Supervisor):
             if w is not None:
                 w.set(ev[2])
             self._emit(PUBLISHED, {"pid": ev[1], "reasonCode": ev[2]})
+        elif kind == S.EV_PUBREC:
+            self._emit(PUBREC, {"pid": ev[1]})
         elif kind == S.EV_SUBACK or kind == S.EV_UNSUBACK:
             w = self._req_waiters.pop(ev[1], None)
             if w is not None:
                 w.set(ev[2])
+        elif kind == S.EV_GAVE_UP or kind == S.EV_ACK_TIMEOUT:
+            self._window_free.set()
+            w = self._pub_waiters.pop(ev[1], None)
+            if kind == S.EV_GAVE_UP:
+                if w is not None:
+                    w.set(error=gave_up(w.topic, ev[2]))
+                self._emit(GAVE_UP, {"pid": ev[1], "strikes": ev[2]})
+            else:
+                if w is not None:  # the message stays in flight: re-sent after the reconnect
+                    w.set(error=ConnectorError(TIMEOUT, "no acknowledgement within %d ms (the message stays in "
+                                               "flight and is re-sent after the reconnect)" % self.session.ack_timeout_ms,
+                                               {"packetId": ev[1]}))
+                self._emit(ACK_TIMEOUT, {"pid": ev[1]})
+        elif kind == S.EV_OVERSIZE:
+            err = ConnectorError(PAYLOAD_TOO_LARGE, "skipped an incoming message of %d bytes on %s: above maxPacketSize "
+                                 "%d" % (ev[2], ev[1] if ev[1] is not None else "a topic too long to show",
+                                         self.session.max_packet_size),
+                                 {"topic": ev[1], "size": ev[2], "limit": self.session.max_packet_size, "qos": ev[3]})
+            self._emit(ERROR, err)
         elif kind == S.EV_ERROR:
-            err = ConnectorError(PROTOCOL_ERROR, ev[2], {"reasonCode": ev[1]})
+            err = ConnectorError(ev[3], ev[2], {"reasonCode": ev[1]})
             self.last_error = err
             self._emit(ERROR, err)

@@ -10,6 +10,12 @@
 # Frames are parsed lazily in next_packet() so that a version change (decoder.version
 # = 5) applies to every packet not yet returned.
 #
+# Oversized packets: with `skip_oversize` set, a PUBLISH over max_packet_size is not an
+# error but skipped: its bytes are read and dropped as they arrive (never buffered),
+# keeping only the fixed header, up to SKIP_TOPIC bytes of the topic and the packet id,
+# and next_packet() returns it as a Packet with `oversize` = its size and no payload
+# (the session acknowledges it). Any other oversized packet is still a ProtocolError.
+#
 # Any ProtocolError is final: the connection must be closed (MQTT 5 section 4.13), so
 # the decoder drops what it holds and raises the same error on every later call.
 #
@@ -36,6 +42,7 @@ _AUTH = const(15)
 _TOO_LARGE = const(0x95)
 _SUBSCRIPTION_IDENTIFIER = const(0x0B)
 _TOPIC_ALIAS = const(0x23)
+SKIP_TOPIC = const(256)  # topic bytes kept of a skipped packet (for the report)
 
 # Packet types each side may receive (bit 1 << type).
 _FROM_SERVER = 0b1110101011111100  # CONNACK PUBLISH PUBACK..PUBCOMP SUBACK UNSUBACK PINGRESP DISCONNECT AUTH
@@ -62,6 +69,8 @@ class Decoder:
         self._fill = 0
         self._frames = []  # whole packets not yet parsed: (first byte, buffer, start, end)
         self._error = None
+        self.skip_oversize = False
+        self._skip = None  # [left, pos, header end, topic length, topic bytes, pid, size] while skipping
 
     def buffered(self):
         """Bytes held for a packet still incomplete (never more than max_packet_size)."""
@@ -76,6 +85,9 @@ class Decoder:
         frames = self._frames
         i = 0
         while i < n:
+            if self._skip is not None:
+                i = self._skipping(data, i, n)
+                continue
             body = self._body
             if body is not None:
                 f = self._fill
@@ -109,6 +121,9 @@ class Decoder:
             rl = self._rl
             self._hlen = 0
             if h + rl > self.max_packet_size:
+                if self.skip_oversize and self._first >> 4 == _PUBLISH:
+                    self._skip = [rl, 0, 2, 0, bytearray(), 0, h + rl, rl]
+                    continue
                 return self._fail(ProtocolError(_TOO_LARGE, "%s of %d bytes exceeds the maximum packet size %d" % (
                     packet_name(self._first >> 4), h + rl, self.max_packet_size)))
             if rl == 0:
@@ -123,6 +138,52 @@ class Decoder:
                 self._body = bytearray(rl)
                 self._fill = 0
 
+    def _skipping(self, data, i, n):
+        # Discard up to the rest of the skipped packet from data[i:n]; the first bytes
+        # (topic length, topic, packet id) are looked at one by one on their way past.
+        sk = self._skip  # [left, pos, header end, topic length, topic, pid, size, body length]
+        end = i + min(n - i, sk[0])
+        sk[0] -= end - i
+        pos = sk[1]
+        qos = (self._first >> 1) & 3
+        while i < end and pos < sk[2]:
+            b = data[i]
+            if pos < 2:
+                sk[3] = (sk[3] << 8) | b
+                if pos == 1:
+                    sk[2] = 2 + sk[3] + (2 if qos else 0)
+                    if sk[2] > sk[7]:
+                        self._skip = None
+                        self._fail(malformed("topic runs past the end of its packet"))
+                        return n
+            elif pos < 2 + sk[3]:
+                if len(sk[4]) < SKIP_TOPIC:
+                    sk[4].append(b)
+            else:
+                sk[5] = (sk[5] << 8) | b
+            pos += 1
+            i += 1
+        sk[1] = pos + end - i
+        if sk[0]:
+            return end
+        self._skip = None
+        if qos == 3:
+            self._fail(malformed("PUBLISH with QoS 3"))
+            return n
+        p = Packet(_PUBLISH)
+        p.qos = qos
+        p.dup = self._first & 8 != 0
+        p.retain = self._first & 1 != 0
+        p.pid = sk[5] if qos else None
+        p.oversize = sk[6]
+        if len(sk[4]) == sk[3]:  # the whole topic was kept
+            try:
+                p.topic = str(sk[4], "utf-8")
+            except UnicodeError:
+                pass
+        self._frames.append((self._first, None, p, 0))
+        return end
+
     def _fail(self, err):
         self._error = err
         self._body = None
@@ -133,6 +194,8 @@ class Decoder:
         ProtocolError (and keeps raising it) when the peer broke the protocol."""
         if self._frames:
             first, buf, pos, end = self._frames.pop(0)
+            if buf is None:  # a skipped packet, already a Packet
+                return pos
             try:
                 if first >> 4 == _PUBLISH:  # the hot path: valid both ways, both versions
                     return self._publish(first & 15, memoryview(buf), pos, end)
@@ -261,7 +324,9 @@ class Decoder:
             p.props, pos = read_props(buf, pos, end, _CONNACK)
             if c not in CONNACK_CODES:
                 raise protocol_error("invalid CONNACK reason code 0x%02X" % c)
-        elif c > 5 and (self.version == 4 or c not in CONNACK_CODES):
-            raise protocol_error("invalid CONNACK return code 0x%02X" % c)
+        else:
+            if c > 5 and (self.version == 4 or c not in CONNACK_CODES):
+                raise protocol_error("invalid CONNACK return code 0x%02X" % c)
+            p.proto_level = 4  # a 3.1.1-shaped CONNACK: its code is a 3.1.1 return code
         p.reason_code = c
         return pos

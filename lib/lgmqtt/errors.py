@@ -16,6 +16,9 @@ STORAGE_ERROR = "STORAGE_ERROR"
 OUTBOX_FULL = "OUTBOX_FULL"
 INTERNAL_ERROR = "INTERNAL_ERROR"  # a background task failed (e.g. MemoryError); the link restarts
 INVALID_PARAMS = "INVALID_PARAMS"  # a capability call with a bad parameter value
+KEEPALIVE_TIMEOUT = "KEEPALIVE_TIMEOUT"  # no complete packet from the broker within 1.5 x keepalive
+CALLBACK_ERROR = "CALLBACK_ERROR"  # an event callback of the application raised
+PUBLISH_REFUSED = "PUBLISH_REFUSED"  # the broker refused a message (reason code, or closing on it repeatedly)
 
 
 class ConnectorError(Exception):

@@ -18,9 +18,15 @@
 #   the broker had taken ownership of it).
 from lgmqtt import codec
 from lgmqtt.compat import const, ticks_diff
-from lgmqtt.errors import ConnectorError, NOT_CONNECTED, QOS_ERROR, PAYLOAD_TOO_LARGE, PROTOCOL_ERROR
+from lgmqtt.errors import (ConnectorError, KEEPALIVE_TIMEOUT, NOT_CONNECTED, QOS_ERROR, PAYLOAD_TOO_LARGE,
+                           PROTOCOL_ERROR, TIMEOUT, TOPIC_ERROR, topic_error)
 from lgmqtt import topic as _topic
 from lgmqtt.session_rx import Incoming
+
+_WILDCARD_SUBSCRIPTION_AVAILABLE = const(0x28)
+_SUBSCRIPTION_IDENTIFIER_AVAILABLE = const(0x29)
+_SHARED_SUBSCRIPTION_AVAILABLE = const(0x2A)
+_SUBSCRIPTION_IDENTIFIER = const(0x0B)
 
 # states
 DISCONNECTED = const(0)
@@ -37,16 +43,38 @@ EV_SUBACK = const(4)       # (EV_SUBACK, pid, reason_codes, props)
 EV_UNSUBACK = const(5)     # (EV_UNSUBACK, pid, reason_codes, props)
 EV_DISCONNECT = const(6)   # (EV_DISCONNECT, reason_code, props)  broker sent DISCONNECT (5.0)
 EV_AUTH = const(7)         # (EV_AUTH, reason_code, props)
-EV_ERROR = const(8)        # (EV_ERROR, reason_code, message)  link must be closed now
+EV_ERROR = const(8)        # (EV_ERROR, reason_code, message, error_code)  link must be closed now
 EV_PINGRESP = const(9)     # (EV_PINGRESP,)
 
-# in-flight record: [pid, qos, stage, packet_bytes, order, on_wire, sent_ms, ever_sent]
+EV_PUBREC = const(10)      # (EV_PUBREC, pid)  QoS 2 message received by the broker; PUBREL queued
+EV_GAVE_UP = const(11)     # (EV_GAVE_UP, pid, strikes)  the link died MAX_STRIKES times with it unacknowledged
+EV_ACK_TIMEOUT = const(12)  # (EV_ACK_TIMEOUT, pid)  no acknowledgement within ack_timeout_ms (EV_ERROR follows)
+EV_OVERSIZE = const(13)    # (EV_OVERSIZE, topic or None, size, qos)  an incoming PUBLISH over max_packet_size, skipped
+
+# In-flight record: a list indexed by these (one small list per message, no object).
+R_PID = const(0)
+R_QOS = const(1)
+R_STAGE = const(2)         # _WAIT_ACK or _WAIT_COMP
+R_PACKET = const(3)        # the bytes to (re-)send: PUBLISH, then PUBREL
+R_ORDER = const(4)         # send order (oldest first after a reconnect)
+R_ON_WIRE = const(5)       # sent on this connection, counted in the window
+R_SENT_MS = const(6)
+R_EVER_SENT = const(7)     # went out at least once (a re-send then carries DUP)
+R_STRIKES = const(8)       # links that died while it was on the wire, unacknowledged
 _WAIT_ACK = const(0)       # PUBLISH sent (or queued), waiting for PUBACK / PUBREC
 _WAIT_COMP = const(1)      # PUBREL sent, waiting for PUBCOMP
+
+# A message after which the link died this many times before its acknowledgement is
+# given up (EV_GAVE_UP): a broker that closes the connection on a message it will not
+# take (3.1.1 has no way to say why) must not get it again after every reconnect.
+# While any message has a strike, the window is one message: the next death then
+# names the culprit, not its innocent neighbours in flight.
+MAX_STRIKES = const(3)
 
 _MAX_PID = const(65535)
 
 # packet types and property ids (codec's public names, folded here at compile time)
+_PUBREL = const(6)
 _SUBSCRIBE = const(8)
 _UNSUBSCRIBE = const(10)
 _RECEIVE_MAXIMUM = const(0x21)
@@ -78,14 +106,20 @@ class Session(Incoming):
         self.outbound_size = 0    # bytes waiting in the outbound buffer
         self._next_pid = 1
         self._order = 0
-        self._inflight = {}       # pid -> record, QoS 1/2 publishes (sent or waiting for window)
-        self._acks = {}           # pid -> kind (SUBSCRIBE/UNSUBSCRIBE) waiting for SUBACK/UNSUBACK
+        self._inflight = {}       # pid -> record (R_* fields), QoS 1/2 publishes (sent or waiting for window)
+        self._probe = False       # some message in flight has a strike: window of one
+        self._acks = {}           # pid -> (SUBSCRIBE/UNSUBSCRIBE, number of filters) waiting for its ack
         self._in_qos2 = {}        # pid -> True: QoS 2 received, PUBREL not yet
         self._in_aliases = {}
+        # 3.1.1 cannot tell a broker "too large": an oversized PUBLISH is skipped (read,
+        # discarded, acknowledged). 5.0 disconnects with 0x95 as the spec says -- once:
+        # a broker that sends it again after the reconnect gets it skipped instead.
+        self._skip_oversize = version == 4
         self._reset_link_limits()
         self.session_present = False
         self.assigned_client_id = None
         self.connack_props = {}
+        self.connack_version = version
         self.decoder = None
 
     # ---- status -------------------------------------------------------------------
@@ -94,6 +128,9 @@ class Session(Incoming):
         self.broker_max_packet_size = 0      # 0 = no limit announced
         self.broker_max_qos = 2
         self.retain_available = True
+        self.wildcard_available = True
+        self.shared_available = True
+        self.subid_available = True
         self.effective_keepalive = self.keepalive
         self._sent_in_window = 0
         self._last_send = self._last_recv = None
@@ -107,7 +144,8 @@ class Session(Incoming):
 
     def window(self):
         """How many more QoS 1/2 PUBLISH packets may be on the wire right now."""
-        return min(self.broker_receive_maximum, self.max_inflight) - self._sent_in_window
+        w = 1 if self._probe else min(self.broker_receive_maximum, self.max_inflight)
+        return w - self._sent_in_window
 
     def take_outbound(self):
         """All bytes queued for the broker, as one object for one write (b"" if none)."""
@@ -139,20 +177,38 @@ class Session(Incoming):
         self._reset_link_limits()
         self._in_aliases = {}
         self.decoder = codec.Decoder(self.version, self.max_packet_size or 268435460)
+        self.decoder.skip_oversize = self._skip_oversize
         self.state = CONNECTING
         self._last_recv = now_ms
         self._send(codec.encode_connect(self.version, self.client_id, self.keepalive, self.clean_start,
                                         self.username, self._password, self.will, props), now_ms)
 
-    def connection_lost(self):
-        """The transport is gone (EOF, reset, timeout). In-flight messages are kept."""
+    def connection_lost(self, strike=True):
+        """The transport is gone (EOF, reset, timeout). In-flight messages are kept.
+        strike: the link died (not our own clean close): every PUBLISH that was on the
+        wire unacknowledged gets a strike. Returns events: EV_GAVE_UP for each message
+        that reached MAX_STRIKES (it leaves the session)."""
         self.state = DISCONNECTED
         self._out = []
         self.outbound_size = 0
         self._sent_in_window = 0
-        for rec in self._inflight.values():
-            rec[5] = False  # not on the wire any more
+        events = []
+        for rec in list(self._inflight.values()):
+            if strike and rec[R_ON_WIRE] and rec[R_STAGE] == _WAIT_ACK:
+                rec[R_STRIKES] += 1
+                if rec[R_STRIKES] >= MAX_STRIKES:
+                    del self._inflight[rec[R_PID]]
+                    events.append((EV_GAVE_UP, rec[R_PID], rec[R_STRIKES]))
+            rec[R_ON_WIRE] = False  # not on the wire any more
+        self._update_probe()
         self._acks = {}
+        return events
+
+    def _update_probe(self):
+        p = False
+        for rec in self._inflight.values():
+            p = p or rec[R_STRIKES] > 0
+        self._probe = p
 
     def _alloc_pid(self):
         for _ in range(_MAX_PID):
@@ -188,60 +244,86 @@ class Session(Incoming):
         if qos == 0:
             self._send(data, now_ms)
             return None
-        self._order += 1
-        # [pid, qos, stage, packet, order, on_wire, sent_ms, ever_sent]
-        rec = [pid, qos, _WAIT_ACK, data, self._order, False, now_ms, False]
-        self._inflight[pid] = rec
+        self._add(pid, qos, _WAIT_ACK, data, False)
+        rec = self._inflight[pid]
         if self.state == CONNECTED and self.window() > 0:
             self._put_on_wire(rec, now_ms, False)
         return pid
 
+    def _add(self, pid, qos, stage, packet, ever_sent):
+        self._order += 1
+        self._inflight[pid] = [pid, qos, stage, packet, self._order, False, 0, ever_sent, 0]
+
+    def restore(self, pid, qos, stage, packet):
+        """Put back a message that was in flight before a reset (its state came from
+        flash): a PUBLISH `packet` already sent with packet id `pid` (stage 0: waiting
+        for PUBACK/PUBREC), or one the broker PUBREC'd (stage 1: PUBREL is due). Only
+        while disconnected; after CONNACK it is resumed like any in-flight message."""
+        if self.state == CONNECTED or pid in self._inflight or qos not in (1, 2) or not 0 < pid <= _MAX_PID:
+            raise ConnectorError(PROTOCOL_ERROR, "cannot restore packet id %r in state %s" % (pid, self.state_name()),
+                                 {"packetId": pid})
+        if stage == _WAIT_COMP:
+            packet = codec.encode_ack(_PUBREL, self.version, pid)
+        self._add(pid, qos, stage, packet, True)
+
     def _put_on_wire(self, rec, now_ms, dup):
-        data = rec[3]
-        if dup and rec[7] and rec[2] == _WAIT_ACK:  # DUP only if it went out before
+        data = rec[R_PACKET]
+        if dup and rec[R_EVER_SENT] and rec[R_STAGE] == _WAIT_ACK:  # DUP only if it went out before
             data = bytearray(data)
             data[0] |= 0x08
             data = bytes(data)
-        if not rec[5]:
+        if not rec[R_ON_WIRE]:
             # Counts against Receive Maximum from PUBLISH until PUBACK / PUBCOMP.
             self._sent_in_window += 1
-            rec[5] = True
-        rec[6] = now_ms
-        rec[7] = True
+            rec[R_ON_WIRE] = True
+        rec[R_SENT_MS] = now_ms
+        rec[R_EVER_SENT] = True
         self._send(data, now_ms)
 
     def _release_window(self, now_ms):
         # Oldest first: a queued message never overtakes an earlier one.
         if self.state != CONNECTED:
             return
-        waiting = [r for r in self._inflight.values() if not r[5]]
+        waiting = [r for r in self._inflight.values() if not r[R_ON_WIRE]]
         if not waiting:
             return
-        waiting.sort(key=lambda r: r[4])
+        waiting.sort(key=lambda r: r[R_ORDER])
         for rec in waiting:
-            if rec[2] == _WAIT_ACK and self.window() <= 0:
+            if rec[R_STAGE] == _WAIT_ACK and self.window() <= 0:
                 break
-            self._put_on_wire(rec, now_ms, False)
+            # one sent on an earlier link of a resumed session is a re-delivery: DUP
+            self._put_on_wire(rec, now_ms, self.session_present)
 
     def _need_connected(self, what):
         if self.state != CONNECTED:
             raise ConnectorError(NOT_CONNECTED, "cannot %s: session is %s" % (what, self.state_name()), {})
 
+    def check_filter(self, filt):
+        """Raise TOPIC_ERROR unless `filt` is a filter this broker accepts (5.0 CONNACK
+        may say it has no wildcard or shared subscriptions)."""
+        _topic.validate_filter(filt)
+        if not self.shared_available and filt.startswith("$share/"):
+            raise topic_error(filt, "this broker does not support shared subscriptions")
+        if not self.wildcard_available and ("+" in filt or "#" in filt):
+            raise topic_error(filt, "this broker does not support wildcard subscriptions")
+
     def subscribe(self, topics, props=None, now_ms=0):
         """topics: [(filter, options)] (options: qos | no_local<<2 | rap<<3 | rh<<4). Returns pid."""
         self._need_connected("subscribe")
         if not topics:
-            raise ConnectorError("TOPIC_ERROR", "no topics to subscribe", {"topic": None, "reason": "empty list"})
+            raise ConnectorError(TOPIC_ERROR, "no topics to subscribe", {"topic": None, "reason": "empty list"})
         for filt, opts in topics:
-            _topic.validate_filter(filt)
+            self.check_filter(filt)
             if opts & 3 == 3 or opts & 0xC0 or (opts >> 4) & 3 == 3:
                 raise ConnectorError(QOS_ERROR, "invalid subscription options %d" % opts,
                                      {"qos": opts & 3, "supportedQos": [0, 1, 2]})
             if self.version == 4 and opts & ~3:
                 raise ConnectorError("CONFIG_ERROR", "subscription options need MQTT 5", {"topic": filt})
+        if props and _SUBSCRIPTION_IDENTIFIER in props and not self.subid_available:
+            raise ConnectorError(PROTOCOL_ERROR, "this broker does not support subscription identifiers", {})
         pid = self._alloc_pid()
         self._send(codec.encode_subscribe(self.version, pid, topics, props if self.version == 5 else None), now_ms)
-        self._acks[pid] = _SUBSCRIBE
+        self._acks[pid] = (_SUBSCRIBE, len(topics))
         return pid
 
     def unsubscribe(self, topics, props=None, now_ms=0):
@@ -250,7 +332,7 @@ class Session(Incoming):
             _topic.validate_filter(filt)
         pid = self._alloc_pid()
         self._send(codec.encode_unsubscribe(self.version, pid, topics, props if self.version == 5 else None), now_ms)
-        self._acks[pid] = _UNSUBSCRIBE
+        self._acks[pid] = (_UNSUBSCRIBE, len(topics))
         return pid
 
     def ping(self, now_ms):
@@ -273,6 +355,10 @@ class Session(Incoming):
         self._send(codec.encode_auth(reason_code, props), now_ms)
 
     # ---- timers -------------------------------------------------------------------
+    # Keepalive: a PINGREQ goes out when we sent nothing for a keepalive interval, or
+    # received nothing for one (a device that only publishes QoS 0 hears nothing back
+    # otherwise). The link is dead when no COMPLETE packet arrived for 1.5 intervals:
+    # bytes that trickle in without ever making a packet do not keep it alive.
     def next_timeout(self, now_ms):
         """Milliseconds until tick() has something to do (None: nothing timed)."""
         if self.state not in (CONNECTING, CONNECTED):
@@ -280,10 +366,15 @@ class Session(Incoming):
         ka = self.effective_keepalive * 1000
         cands = []
         if ka:
-            cands.append(ka - ticks_diff(now_ms, self._last_send))
+            if self._ping_sent is None:
+                cands.append(ka - ticks_diff(now_ms, self._last_send))
+                cands.append(ka - ticks_diff(now_ms, self._last_recv))
             cands.append(ka + ka // 2 - ticks_diff(now_ms, self._last_recv))
         if self.ack_timeout_ms and self._inflight:
-            oldest = min((r[6] for r in self._inflight.values() if r[5]), default=None)
+            oldest = None
+            for r in self._inflight.values():
+                if r[R_ON_WIRE] and (oldest is None or ticks_diff(r[R_SENT_MS], oldest) < 0):
+                    oldest = r[R_SENT_MS]
             if oldest is not None:
                 cands.append(self.ack_timeout_ms - ticks_diff(now_ms, oldest))
         if not cands:
@@ -297,32 +388,35 @@ class Session(Incoming):
         ka = self.effective_keepalive * 1000
         if ka and ticks_diff(now_ms, self._last_recv) >= ka + ka // 2:
             # [MQTT-3.1.2-24] the server does this to us; we do it to a silent server
-            return self._fail(0x8D, "keepalive timeout: nothing from the broker for %d ms"
-                              % ticks_diff(now_ms, self._last_recv), send=False)
+            return self._fail(0x8D, "keepalive timeout: no complete packet from the broker for %d ms"
+                              % ticks_diff(now_ms, self._last_recv), send=False, code=KEEPALIVE_TIMEOUT)
         if self.ack_timeout_ms:
             for rec in self._inflight.values():
-                if rec[5] and ticks_diff(now_ms, rec[6]) >= self.ack_timeout_ms:
+                if rec[R_ON_WIRE] and ticks_diff(now_ms, rec[R_SENT_MS]) >= self.ack_timeout_ms:
                     # MQTT 5 allows re-sending only on a new connection: drop this one;
                     # the reconnect re-sends with DUP.
-                    return self._fail(0x8D, "no acknowledgement for packet %d in %d ms"
-                                      % (rec[0], self.ack_timeout_ms), send=False)
-        if ka and self.state == CONNECTED and ticks_diff(now_ms, self._last_send) >= ka and self._ping_sent is None:
+                    return [(EV_ACK_TIMEOUT, rec[R_PID])] + self._fail(
+                        0x8D, "no acknowledgement for packet %d in %d ms" % (rec[R_PID], self.ack_timeout_ms),
+                        send=False, code=TIMEOUT)
+        if ka and self.state == CONNECTED and self._ping_sent is None and (
+                ticks_diff(now_ms, self._last_send) >= ka or ticks_diff(now_ms, self._last_recv) >= ka):
             self.ping(now_ms)
         return []
 
     # ---- incoming -----------------------------------------------------------------
-    def _fail(self, reason_code, message, send=True):
+    def _fail(self, reason_code, message, send=True, code=PROTOCOL_ERROR):
         if send and self.version == 5 and self.state in (CONNECTING, CONNECTED):
             self._out = []
             self.outbound_size = 0
             self._send(codec.encode_disconnect(5, reason_code), self._last_send)
+        if reason_code == 0x95:
+            self._skip_oversize = True  # the next connection skips such packets instead
         self.state = CLOSED
-        return [(EV_ERROR, reason_code, message)]
+        return [(EV_ERROR, reason_code, message, code)]
 
     def receive_data(self, data, now_ms):
         if self.state not in (CONNECTING, CONNECTED):
             return []
-        self._last_recv = now_ms
         events = []
         try:
             self.decoder.feed(data)
@@ -330,13 +424,16 @@ class Session(Incoming):
                 pkt = self.decoder.next_packet()
                 if pkt is None:
                     break
+                self._last_recv = now_ms  # only whole packets prove the broker alive
                 self._handle(pkt, now_ms, events)
         except codec.ProtocolError as e:
             events += self._fail(e.reason_code, e.message)
         return events
 
     def _done(self, rec, reason_code, events, now_ms):
-        del self._inflight[rec[0]]
+        del self._inflight[rec[R_PID]]
         self._sent_in_window -= 1
-        events.append((EV_PUBLISHED, rec[0], reason_code))
+        if rec[R_STRIKES]:
+            self._update_probe()
+        events.append((EV_PUBLISHED, rec[R_PID], reason_code))
         self._release_window(now_ms)

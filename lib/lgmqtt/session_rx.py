@@ -19,6 +19,14 @@ _EV_UNSUBACK = const(5)
 _EV_DISCONNECT = const(6)
 _EV_AUTH = const(7)
 _EV_PINGRESP = const(9)
+_EV_PUBREC = const(10)
+_EV_OVERSIZE = const(13)
+_R_PID = const(0)
+_R_QOS = const(1)
+_R_STAGE = const(2)
+_R_PACKET = const(3)
+_R_ORDER = const(4)
+_R_ON_WIRE = const(5)
 
 _WAIT_ACK = const(0)
 _WAIT_COMP = const(1)
@@ -43,6 +51,9 @@ _MAXIMUM_QOS = const(0x24)
 _RETAIN_AVAILABLE = const(0x25)
 _RECEIVE_MAXIMUM = const(0x21)
 _MAXIMUM_PACKET_SIZE = const(0x27)
+_WILDCARD_SUBSCRIPTION_AVAILABLE = const(0x28)
+_SUBSCRIPTION_IDENTIFIER_AVAILABLE = const(0x29)
+_SHARED_SUBSCRIPTION_AVAILABLE = const(0x2A)
 
 
 class Incoming:
@@ -68,11 +79,15 @@ class Incoming:
             self._send(codec.encode_ack(_PUBCOMP, self.version, pkt.pid, rc), now_ms)
             return
         if t == _SUBACK or t == _UNSUBACK:
-            kind = self._acks.pop(pkt.pid, None)
+            kind, n = self._acks.pop(pkt.pid, (None, 0))
             want = _SUBSCRIBE if t == _SUBACK else _UNSUBSCRIBE
+            name = "SUBACK" if t == _SUBACK else "UNSUBACK"
             if kind != want:
-                raise ProtocolError(0x82, "%s for unknown packet id %d" % (
-                    "SUBACK" if t == _SUBACK else "UNSUBACK", pkt.pid))
+                raise ProtocolError(0x82, "%s for unknown packet id %d" % (name, pkt.pid))
+            codes = pkt.reason_codes
+            if codes and len(codes) != n:
+                # one code per filter: a short one would make a topic silently vanish
+                raise ProtocolError(0x82, "%s with %d reason codes for %d topics" % (name, len(codes), n))
             events.append((_EV_SUBACK if t == _SUBACK else _EV_UNSUBACK, pkt.pid, pkt.reason_codes, pkt.props))
             return
         if t == _PINGRESP:
@@ -91,6 +106,9 @@ class Incoming:
     def _on_connack(self, pkt, now_ms, events):
         rc = pkt.reason_code
         props = pkt.props
+        # a 3.1.1-only broker answers a 5.0 CONNECT with a 3.1.1 CONNACK: its code is a
+        # 3.1.1 return code (1 = unacceptable protocol version, not "Granted QoS 1")
+        self.connack_version = pkt.proto_level if pkt.proto_level == 4 else self.version
         if rc:
             self.state = _CLOSED
             events.append((_EV_CONNACK, False, rc, props))
@@ -105,6 +123,9 @@ class Incoming:
             self.broker_max_packet_size = props.get(_MAXIMUM_PACKET_SIZE, 0)
             self.broker_max_qos = props.get(_MAXIMUM_QOS, 2)
             self.retain_available = bool(props.get(_RETAIN_AVAILABLE, 1))
+            self.wildcard_available = bool(props.get(_WILDCARD_SUBSCRIPTION_AVAILABLE, 1))
+            self.shared_available = bool(props.get(_SHARED_SUBSCRIPTION_AVAILABLE, 1))
+            self.subid_available = bool(props.get(_SUBSCRIPTION_IDENTIFIER_AVAILABLE, 1))
             if _SERVER_KEEP_ALIVE in props:
                 self.effective_keepalive = props[_SERVER_KEEP_ALIVE]
             if _ASSIGNED_CLIENT_IDENTIFIER in props:
@@ -114,20 +135,23 @@ class Incoming:
             self._in_qos2 = {}
             # The broker has no state: a PUBREC'd QoS 2 message was already delivered
             # by it, so it is complete; unacknowledged PUBLISHes go again as new.
-            for rec in sorted(self._inflight.values(), key=lambda r: r[4]):
-                if rec[2] == _WAIT_COMP:
-                    del self._inflight[rec[0]]
-                    events.append((_EV_PUBLISHED, rec[0], 0))
+            for rec in sorted(self._inflight.values(), key=lambda r: r[_R_ORDER]):
+                if rec[_R_STAGE] == _WAIT_COMP:
+                    del self._inflight[rec[_R_PID]]
+                    events.append((_EV_PUBLISHED, rec[_R_PID], 0))
+            self._update_probe()
         events.append((_EV_CONNACK, pkt.session_present, 0, props))
         # Re-send what is in flight, oldest first: PUBLISH with DUP (on a resumed
         # session), PUBREL as is; then whatever waited for the window.
-        for rec in sorted(self._inflight.values(), key=lambda r: r[4]):
-            if rec[2] == _WAIT_COMP:
+        for rec in sorted(self._inflight.values(), key=lambda r: r[_R_ORDER]):
+            if rec[_R_STAGE] == _WAIT_COMP:
                 self._put_on_wire(rec, now_ms, False)
             elif self.window() > 0:
                 self._put_on_wire(rec, now_ms, pkt.session_present)
 
     def _on_publish(self, pkt, now_ms, events):
+        if pkt.oversize:
+            return self._on_oversize(pkt, now_ms, events)
         props = pkt.props
         alias = props.get(_TOPIC_ALIAS) if props else None
         if alias is not None:
@@ -157,27 +181,46 @@ class Incoming:
             # a duplicate before PUBREL is acknowledged again but not delivered again
             self._send(codec.encode_ack(_PUBREC, self.version, pkt.pid), now_ms)
 
+    def _on_oversize(self, pkt, now_ms, events):
+        # Skipped by the decoder (its body was never buffered): acknowledge it so the
+        # broker does not redeliver it, report it once, stay connected.
+        qos, pid = pkt.qos, pkt.pid
+        if qos == 1 and pid:
+            self._send(codec.encode_ack(_PUBACK, self.version, pid), now_ms)
+        elif qos == 2 and pid:
+            if pid in self._in_qos2:
+                pid = None  # a duplicate before PUBREL: acknowledged again, not reported again
+            self._in_qos2[pkt.pid] = True
+            self._send(codec.encode_ack(_PUBREC, self.version, pkt.pid), now_ms)
+        if pid or not qos:
+            events.append((_EV_OVERSIZE, pkt.topic, pkt.oversize, qos))
+
     def _on_pub_ack(self, pkt, now_ms, events):
         t = pkt.type
         rec = self._inflight.get(pkt.pid)
-        if rec is None or not rec[5]:
+        if rec is None or not rec[_R_ON_WIRE]:
             raise ProtocolError(0x82, "acknowledgement for packet id %d not in flight" % pkt.pid)
         if t == _PUBACK:
-            if rec[1] != 1 or rec[2] != _WAIT_ACK:
-                raise ProtocolError(0x82, "PUBACK for a QoS %d message" % rec[1])
+            if rec[_R_QOS] != 1 or rec[_R_STAGE] != _WAIT_ACK:
+                raise ProtocolError(0x82, "PUBACK for a QoS %d message" % rec[_R_QOS])
             self._done(rec, pkt.reason_code, events, now_ms)
         elif t == _PUBREC:
-            if rec[1] != 2:
+            if rec[_R_QOS] != 2:
                 raise ProtocolError(0x82, "PUBREC for a QoS 1 message")
-            if rec[2] == _WAIT_COMP:  # a repeated PUBREC: answer it again
-                self._send(rec[3], now_ms)
+            if rec[_R_STAGE] == _WAIT_COMP:  # a repeated PUBREC: answer it again
+                self._send(rec[_R_PACKET], now_ms)
                 return
             if pkt.reason_code >= 0x80:
                 return self._done(rec, pkt.reason_code, events, now_ms)
-            rec[2] = _WAIT_COMP
-            rec[3] = codec.encode_ack(_PUBREL, self.version, rec[0])
+            rec[_R_STAGE] = _WAIT_COMP
+            rec[_R_PACKET] = codec.encode_ack(_PUBREL, self.version, rec[_R_PID])
+            # the driver persists this before the PUBREL below reaches the wire
+            events.append((_EV_PUBREC, rec[_R_PID]))
             self._put_on_wire(rec, now_ms, False)  # still counted in the window until PUBCOMP
         else:
-            if rec[2] != _WAIT_COMP:
+            if rec[_R_STAGE] != _WAIT_COMP:
                 raise ProtocolError(0x82, "PUBCOMP before PUBREC for packet id %d" % pkt.pid)
-            self._done(rec, pkt.reason_code, events, now_ms)
+            # The PUBREC already meant "delivered"; a PUBCOMP reason (only 0x92, Packet
+            # Identifier not found, exists) is no refusal: 5.0 section 3.7.2.1 calls it
+            # normal during recovery, when our PUBREL was a re-send.
+            self._done(rec, 0, events, now_ms)

@@ -16,6 +16,9 @@ ERROR = "error"                  # ConnectorError
 MESSAGE = "message"              # codec.Packet (topic, payload, qos, retain, dup, pid, props)
 PUBLISHED = "published"          # {"pid", "reasonCode"}
 WARNING = "warning"              # {"message"}
+GAVE_UP = "gave-up"              # {"pid", "strikes"}: the link died that often with it unacknowledged
+ACK_TIMEOUT = "ack-timeout"      # {"pid"}: no acknowledgement in time (the link is dropped, it is re-sent)
+PUBREC = "pubrec"                # {"pid"}: a QoS 2 message reached the broker (PUBREL follows)
 
 def reason_name(code):
     # The name tables load only when an error needs a name (5 KB of RAM otherwise).
@@ -53,7 +56,7 @@ class Supervisor:
                 err = await self._connect_once()
             except Exception as e:  # never let the supervisor die: report and retry
                 await self._close_stream()
-                self.session.connection_lost()
+                self._lost(True)
                 err = ConnectorError(CONNECTION_FAILED, "connect attempt failed: %r" % e,
                                      {"host": self.brokers.current()["host"], "port": self.brokers.current()["port"],
                                       "reason": repr(e)})
@@ -113,6 +116,7 @@ class Supervisor:
         try:
             ctx = self._tls_context(b)
             t0 = ticks_ms()
+            late = None
             self.session.connect(t0)
             # CONNECT goes out as the transport's first bytes: on MicroPython that write
             # is what drives the TLS handshake without blocking the loop.
@@ -128,26 +132,37 @@ class Supervisor:
                     raise ConnectorError(CONNECTION_FAILED, "broker closed the connection during CONNECT",
                                          {"host": b["host"], "port": b["port"], "reason": "EOF"})
                 for ev in self.session.receive_data(memoryview(self._buf)[:n], ticks_ms()):
+                    if self._up:  # after CONNACK: the link's own events
+                        self._dispatch(ev)
+                        if ev[0] == S.EV_ERROR or ev[0] == S.EV_DISCONNECT:
+                            late = ev
+                        continue
                     err = self._on_handshake_event(ev, b)
                     if err is not None:
                         raise err
         except ConnectorError as e:
             await self._close_stream()
-            self.session.connection_lost()
+            self._lost(True)
             return e
         except asyncio.TimeoutError:
             await self._close_stream()
-            self.session.connection_lost()
+            self._lost(True)
             return ConnectorError(TIMEOUT, "no CONNACK within %d ms" % timeout, {"host": b["host"], "port": b["port"]})
         except OSError as e:
             await self._close_stream()
-            self.session.connection_lost()
+            self._lost(True)
             return ConnectorError(CONNECTION_FAILED, "connection to %s:%d failed: %s" % (b["host"], b["port"], e),
                                   {"host": b["host"], "port": b["port"], "reason": str(e)})
         if self._stop:
             await self._close_stream()
-            self.session.connection_lost()
+            self._lost(False)
             return ConnectorError(NOT_CONNECTED, "disconnect() during connect", {})
+        if late is not None:
+            # CONNACK and a fatal packet in one read: the link came up and died at once.
+            # It ends like any link that was up: one `disconnected` after the `connected`.
+            await self._flush()
+            await self._drop_link(self._reason(late))
+            return None
         if not self.session.session_present and self._subs:
             # The broker forgot us (clean start or expired session): without this, a
             # device silently stops receiving commands after its first reconnect.
@@ -159,7 +174,7 @@ class Supervisor:
         kind = ev[0]
         if kind == S.EV_CONNACK:
             rc = ev[2]
-            v = self.session.version
+            v = self.session.connack_version
             if rc:
                 name = connack_name(v, rc)
                 if rc in (_AUTH_CODES_V4 if v == 4 else _AUTH_CODES_V5):
@@ -170,7 +185,7 @@ class Supervisor:
             self._on_connected(ev[1], b)
             return None
         if kind == S.EV_ERROR:
-            return ConnectorError(PROTOCOL_ERROR, ev[2], {"host": b["host"], "port": b["port"], "reasonCode": ev[1]})
+            return ConnectorError(ev[3], ev[2], {"host": b["host"], "port": b["port"], "reasonCode": ev[1]})
         self._dispatch(ev)
         return None
 
@@ -178,6 +193,7 @@ class Supervisor:
         if self._stop:  # disconnect() came while we were connecting: do not come alive
             return
         self._connected.set()
+        self._up = True
         self._link_dead = asyncio.Event()
         self.last_error = None
         info = {"broker": self.brokers.current_name(), "sessionPresent": session_present,

@@ -125,6 +125,7 @@ class Packet:
     topics = None
     reason_codes = None
     props = None
+    oversize = 0  # a PUBLISH the decoder skipped: its size (no payload kept)
 
     def __init__(self, type, **kw):
         self.type = type

@@ -218,7 +218,7 @@ def test_checkpoint_lists_pending_when_shorter():
     eq(len(ob.journal.ooo), 28)
     body = ob.journal._encode_state()
     eq(body[1], 1)  # the list holds pending ids
-    eq(len(body), 21 + 4 * 2)
+    eq(len(body), 21 + 4 * 2 + 4)  # + the (empty) parked and in-flight counts
     ck = ob.journal.checkpoints
     while ob.journal.checkpoints < ck + 2 and ob.log.oldest_seq <= ids[0]:
         h.record("received", "n", b"n" * 40)
@@ -232,3 +232,46 @@ def test_checkpoint_lists_pending_when_shorter():
     ob2.journal.checkpoint()
     h3, ob3 = _open(st, 1024, 4)
     eq(ob3.pending_ids(), [last])
+
+
+def test_parked_and_inflight_state_survive_reopen_and_checkpoints():
+    st = RamStorage(1024)
+    h, ob = _open(st, 1024, 4)
+    ids = [ob.put("o/%d" % i, b"p%d" % i, 2) for i in range(6)]
+    eq(ob.park(ids[1]), True)
+    eq(ob.park(ids[1]), False)  # not pending any more
+    ob.set_inflight(ids[2], 7, 0)
+    ob.set_inflight(ids[3], 8, 1)
+    ob.ack(ids[4])
+    ob.sync()
+    h2, ob2 = _open(st, 1024, 4)  # a reset: no close
+    eq(ob2.pending_ids(), [ids[0], ids[2], ids[3], ids[5]])
+    eq(ob2.parked_ids(), [ids[1]])
+    eq(ob2.inflight(), {ids[2]: (7, 0), ids[3]: (8, 1)})
+    eq(ob2.stats()["parked"], 1)
+    eq([r[2] for r in ob2.records([ids[1], ids[3]])], ["o/1", "o/3"])
+    # through checkpoints (new segments) the state is carried, not lost
+    ck = ob2.journal.checkpoints
+    while ob2.journal.checkpoints < ck + 2:
+        h2.record("received", "n", b"n" * 40)
+    _, ob3 = _open(st, 1024, 4)
+    eq((ob3.parked_ids(), ob3.inflight()), ([ids[1]], {ids[2]: (7, 0), ids[3]: (8, 1)}))
+    eq(ob3.discard(ids[1]), True)  # the application discards the parked one
+    eq(ob3.discard(ids[0]), True)  # and a pending one
+    eq(ob3.discard(ids[0]), False)
+    ob3.ack(ids[2])
+    ob3.sync()
+    _, ob4 = _open(st, 1024, 4)
+    eq((ob4.pending_ids(), ob4.parked_ids(), ob4.inflight()), ([ids[3], ids[5]], [], {ids[3]: (8, 1)}))
+
+
+def test_a_parked_message_never_blocks_the_log():
+    # refuse-new protects pending messages, not parked ones: a reclaim drops those
+    st = RamStorage(1024)
+    h, ob = _open(st, 1024, 3, policy="refuse-new")
+    first = ob.put("o/p", b"x" * 100, 1)
+    ob.park(first)
+    for i in range(40):
+        ob.ack(ob.put("o/%d" % i, b"y" * 100, 1))
+    eq(ob.parked_ids(), [])
+    eq(ob.stats()["dropped"], 1)

@@ -138,6 +138,18 @@ class Client(Supervisor):
             self._window_free.clear()
             await self._window_free.wait()
 
+    def check_publish(self, topic, payload, qos, retain=False, props=None, size=None):
+        """Raise what the connected broker said it cannot take (QoS, retain, packet
+        size), before a message is stored anywhere. size: the PUBLISH's encoded size,
+        when the caller has it."""
+        s = self.session
+        if size is None and s.broker_max_packet_size:
+            from lgmqtt import codec
+
+            size = len(codec.encode_publish(s.version, topic, payload, qos, retain, False, 1 if qos else None,
+                                            props or None))
+        s.check_limits(topic, qos, retain, size or 0)
+
     def publish_nowait(self, topic, payload, qos=0, retain=False, props=None):
         """Queue a PUBLISH in the session and schedule the write; returns its packet id
         (None for QoS 0) before anything can yield, so the caller can map the id to its

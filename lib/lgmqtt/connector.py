@@ -15,9 +15,12 @@ from lgmqtt import client as C
 from lgmqtt import codec
 from lgmqtt import payloads
 from lgmqtt.compat import time_s
-from lgmqtt.errors import (ConnectorError, CAPABILITY_DISABLED, CONFIG_ERROR, INTERNAL_ERROR, INVALID_PARAMS,
-                           NOT_CONNECTED, OUTBOX_FULL, PROTOCOL_ERROR)
+from lgmqtt.delivery import Delivery
+from lgmqtt.errors import (ConnectorError, CALLBACK_ERROR, CAPABILITY_DISABLED, CONFIG_ERROR, INTERNAL_ERROR,
+                           INVALID_PARAMS, NOT_CONNECTED)
 from lgmqtt.isotime import format_iso
+
+_MAX_CALLBACK_TASKS = 16  # coroutine callbacks running at once; beyond that an event is dropped
 
 CAPABILITIES = ("mqtt:publish", "mqtt:subscribe", "mqtt:connection", "mqtt:history", "mqtt:topics")
 EVENTS = ("connected", "disconnected", "error", "message-received", "message-published", "publish-error",
@@ -42,16 +45,6 @@ def _now_iso():
     return format_iso(time_s())
 
 
-class _Pending:
-    # A publish handed to the client: what the message-published event needs, and the
-    # write() caller waiting for the acknowledgement (if any).
-    def __init__(self, oid, topic, payload, qos, retain):
-        self.oid, self.topic, self.payload, self.qos, self.retain = oid, topic, payload, qos, retain
-        self.done = None  # asyncio.Event when a caller waits
-        self.result = None
-        self.pid = None
-
-
 class Connector:
     def __init__(self, config, store=None, opener=None, history_storage=None):
         """store: (History, Outbox) to use as is; history_storage: a function
@@ -71,13 +64,10 @@ class Connector:
         self.history, self.outbox = store
         self._opener = opener
         self.client = None
-        self._by_pid = {}          # packet id -> _Pending
-        self._sent_oids = set()    # outbox ids handed to the client in this process
-        self._waiting = {}         # outbox id -> (_Pending, data, props): written, not yet handed over
-        self._refused = set()      # outbox ids this connection's broker refused (retried on the next one)
-        self._drain_from_start = False
-        self._drainer = None
-        self._drain_again = False
+        self.closed = False
+        self.delivery = Delivery(self)
+        self._callbacks = 0        # coroutine callbacks running
+        self.dropped_events = 0    # events not delivered to a coroutine callback (too many running)
         self.subscriptions = {}    # filter -> qos (the client resubscribes after a reconnect)
         from lgmqtt.ops import Registry
 
@@ -111,11 +101,21 @@ class Connector:
             info["timestamp"] = _now_iso()
             self.emit("debug", info)
 
+    def now(self):
+        return _now_iso()
+
     def emit(self, event, data):
         for cb in list(self._handlers.get(event, ())):
             try:
                 r = cb(data)
                 if r is not None and hasattr(r, "send"):  # a coroutine: run it, catch what it raises
+                    if self._callbacks >= _MAX_CALLBACK_TASKS:
+                        # a flood of events must not become a flood of tasks (RAM)
+                        r.close()
+                        self.dropped_events += 1
+                        raise ConnectorError(CALLBACK_ERROR, "%d %s callbacks still running: event dropped"
+                                             % (self._callbacks, event), {"event": event})
+                    self._callbacks += 1
                     asyncio.create_task(self._guard(event, r))
             except Exception as e:
                 self._callback_failed(event, e)
@@ -125,17 +125,21 @@ class Connector:
             await coro
         except Exception as e:
             self._callback_failed(event, e)
+        finally:
+            self._callbacks -= 1
 
     def _callback_failed(self, event, e):
         if event == "error":
             return  # an error handler that fails must not loop
-        self.emit("error", {"error": PROTOCOL_ERROR, "message": "%s callback failed: %r" % (event, e),
-                            "timestamp": _now_iso()})
+        self.emit("error", {"error": CALLBACK_ERROR, "message": "%s callback failed: %r" % (event, e),
+                            "details": {"event": event}, "timestamp": _now_iso()})
 
     # ---- dispatch -----------------------------------------------------------------
     async def execute(self, capability, operation, params=None):
         from lgmqtt import ops
 
+        if self.closed:
+            raise ConnectorError(NOT_CONNECTED, "the connector is closed", {"state": "closed"})
         if not isinstance(capability, str) or capability not in CAPABILITIES:
             raise ConnectorError(CAPABILITY_DISABLED, "unknown capability %r" % capability,
                                  {"capability": capability, "enabled": self.capabilities})
@@ -153,10 +157,15 @@ class Connector:
             self._debug("execute", capability=capability, operation=operation)
         try:
             return await handler(self, params or {})
+        except ConnectorError:
+            raise
         except (ValueError, TypeError) as e:
             # Input of a shape no check foresaw: still a clear error with a code.
             # (UnicodeError is a ValueError.)
             raise ConnectorError(INVALID_PARAMS, "%s %s: bad parameters: %s" % (capability, operation, e),
+                                 {"capability": capability, "operation": operation})
+        except Exception as e:  # MemoryError on a board, or a bug: a code, never a crash of the caller
+            raise ConnectorError(INTERNAL_ERROR, "%s %s failed: %r" % (capability, operation, e),
                                  {"capability": capability, "operation": operation})
 
     # ---- connection ---------------------------------------------------------------
@@ -169,6 +178,7 @@ class Connector:
             from lgmqtt.clientcfg import client_config
 
             self.client = C.Client(client_config(self.cfg), self._on_client_event, self._opener)
+            self.delivery.attach(self.client)
         await self.client.connect()
         return {"success": True, "connected": True, "clientId": self.client.session.client_id,
                 "broker": self.client.brokers.current_name()}
@@ -176,7 +186,7 @@ class Connector:
     async def disconnect(self):
         if self.client is not None:
             await self.client.disconnect()
-        self._release_waiters()
+        self.delivery.release()
         self.outbox.sync()
         return {"success": True, "connected": False}
 
@@ -196,12 +206,11 @@ class Connector:
         if was:
             await self.client.disconnect()
             self.client = None
-            # the old session's in-flight messages go again from the outbox (QoS 2 ones
-            # that had their PUBREC may then arrive twice: see the README's guarantees)
-            self._release_waiters()
-            self._by_pid = {}
-            self._sent_oids = set()
+            # the old session's in-flight messages go again from the outbox; QoS 2 ones
+            # resume from their journal state with clean: false (Delivery.attach)
+            self.delivery.release()
         self.doc, self.cfg = new, new["config"]
+        self.delivery.persist = not self.cfg.get("clean", True)
         if was:
             await self.connect()
         return {"success": True}
@@ -209,18 +218,24 @@ class Connector:
     def _on_client_event(self, kind, info):
         if kind == C.MESSAGE:
             return self._on_message(info)
+        d = self.delivery
         if kind == C.PUBLISHED:
-            return self._on_published(info["pid"], info["reasonCode"])
+            return d.on_published(info["pid"], info["reasonCode"])
+        if kind == C.PUBREC:
+            return d.on_pubrec(info["pid"])
+        if kind == C.GAVE_UP:
+            return d.on_gave_up(info["pid"], info["strikes"])
+        if kind == C.ACK_TIMEOUT:
+            return d.on_ack_timeout(info["pid"])
         cid = self.client.session.client_id if self.client else self.cfg.get("clientId")
         if kind == C.CONNECTED:
             self.emit("connected", {"clientId": cid, "broker": info["broker"], "sessionPresent": info["sessionPresent"],
                                     "timestamp": _now_iso()})
             if self.remote is not None:
                 self.remote.on_connected()
-            self._refused = set()
-            self._start_drain(True)
+            d.on_connected()
         elif kind == C.DISCONNECTED:
-            self._release_waiters()
+            d.release()
             self.emit("disconnected", {"clientId": cid, "reason": info["reason"], "timestamp": _now_iso()})
         elif kind == C.ERROR:
             self.emit("error", {"error": info.error, "message": info.message, "details": info.details,
@@ -240,174 +255,10 @@ class Connector:
             "rawPayload": bytes(pkt.payload), "qos": pkt.qos, "retain": pkt.retain, "dup": pkt.dup,
             "messageId": pkt.pid, "properties": payloads.props_from_wire(props), "timestamp": _now_iso()})
 
-    # ---- the outbox path ----------------------------------------------------------
-    # One mechanism for every message that goes through the outbox: write() puts it
-    # (durable), and the drain task hands pending messages to the client in outbox order
-    # -- fresh ones from RAM, older ones (queued offline, or from before a reboot) read
-    # back from the log. So a backlog is never overtaken by new writes.
+    # ---- the outbox path: lgmqtt.delivery ------------------------------------------
     async def send(self, topic, data, qos, retain, props, user_payload, wait, size=None):
         """Put through the outbox (QoS >= 1, or QoS 0 queued offline) and send if connected."""
-        if self.connected:
-            self._check_broker_limits(topic, data, qos, retain, props, size)
-        oid = self.outbox.put(topic, data, qos, retain, props or None)
-        if self.debug:
-            self._debug("outbox put", outboxId=oid, topic=topic)
-        queued = {"success": True, "queued": True, "outboxId": oid, "messageId": None, "topic": topic, "qos": qos}
-        if not self.connected:
-            return queued
-        p = _Pending(oid, topic, user_payload, qos, retain)
-        if wait:
-            p.done = asyncio.Event()
-        self._waiting[oid] = (p, data, props)
-        self._start_drain()
-        if not wait:
-            return queued
-        await p.done.wait()
-        if isinstance(p.result, ConnectorError):
-            raise p.result
-        if p.result == "queued":
-            return queued
-        return {"success": True, "queued": False, "outboxId": oid, "messageId": p.result, "topic": topic, "qos": qos}
-
-    def _check_broker_limits(self, topic, data, qos, retain, props, size):
-        # What this broker announced it cannot take is refused before it enters the
-        # outbox: otherwise it would sit there, re-sent and refused after every reconnect.
-        s = self.client.session
-        if qos > s.broker_max_qos:
-            raise ConnectorError("QOS_ERROR", "broker supports qos up to %d" % s.broker_max_qos,
-                                 {"qos": qos, "supportedQos": list(range(s.broker_max_qos + 1))})
-        if retain and not s.retain_available:
-            raise ConnectorError(PROTOCOL_ERROR, "broker does not support retained messages", {"topic": topic})
-        limit = s.broker_max_packet_size
-        if limit:
-            if size is None:  # callers that did not encode it already (ops._prepare does)
-                size = len(codec.encode_publish(s.version, topic, data, qos, retain, False, 1 if qos else None,
-                                                props or None))
-            if size > limit:
-                raise ConnectorError("PAYLOAD_TOO_LARGE", "packet of %d bytes exceeds the broker's maximum of %d"
-                                     % (size, limit), {"topic": topic, "size": size, "limit": limit})
-
-    async def _hand_over(self, p, data, props):
-        """Give one outbox message to the client. Returns False when it stays pending
-        for a later connection."""
-        client = self.client
-        await client.window_ready(p.qos)
-        if self.client is not client or not client.connected:
-            return False  # the link (or the whole client) changed while we waited
-        try:
-            # synchronous: the packet id is mapped to its message before any yield, so
-            # its acknowledgement can never arrive unannounced
-            pid = client.publish_nowait(p.topic, data, p.qos, p.retain, props or None)
-        except ConnectorError as e:
-            # This broker cannot take it (limits it announced): keep it for another
-            # connection or broker, skip it on this one, and say so.
-            self._refused.add(p.oid)
-            self.emit("publish-error", {"topic": p.topic, "error": e.error, "message": e.message,
-                                        "details": e.details, "outboxId": p.oid, "timestamp": _now_iso()})
-            self._finish(p, e)
-            return True
-        if pid is None:  # QoS 0 from the outbox: written, nothing more will come
-            self.outbox.ack(p.oid)
-            self._published(p, None)
-            return True
-        p.pid = pid
-        self._sent_oids.add(p.oid)
-        self._by_pid[pid] = p
-        return True
-
-    def _on_published(self, pid, rc):
-        p = self._by_pid.pop(pid, None)
-        if p is None:
-            return  # not an outbox message (nothing else publishes QoS 1/2 here)
-        self.outbox.ack(p.oid)
-        if p.qos == 2:
-            self.outbox.sync()  # exactly-once across a power cut needs this ack durable
-        self._sent_oids.discard(p.oid)
-        if rc >= 0x80:
-            from lgmqtt.reasons import reason_name
-
-            err = ConnectorError(PROTOCOL_ERROR, "broker refused the message: %s" % reason_name(rc),
-                                 {"topic": p.topic, "reasonCode": rc})
-            self.emit("publish-error", {"topic": p.topic, "error": err.error, "message": err.message,
-                                        "details": err.details, "timestamp": _now_iso()})
-            self._finish(p, err)
-            return
-        self._published(p, pid)
-
-    def _published(self, p, pid):
-        self.emit("message-published", {"topic": p.topic, "payload": p.payload, "qos": p.qos, "retain": p.retain,
-                                        "messageId": pid, "timestamp": _now_iso()})
-        self._finish(p, pid)
-
-    def _finish(self, p, result):
-        p.result = result
-        if p.done is not None:
-            p.done.set()
-
-    def _release_waiters(self, queued=True):
-        # The link went down under write() callers: their messages stay in the outbox
-        # (and in the session); tell the callers "queued" rather than keep them waiting.
-        for p in list(self._by_pid.values()) + [w[0] for w in self._waiting.values()]:
-            if p.done is not None and not p.done.is_set():
-                p.result = "queued"
-                p.done.set()
-        self._waiting = {}
-
-    def _start_drain(self, from_start=False):
-        self._drain_from_start = self._drain_from_start or from_start
-        if self._drainer is None:
-            self._drain_again = False
-            self._drainer = asyncio.create_task(self._drain())
-        else:
-            self._drain_again = True
-
-    async def _drain(self):
-        try:
-            after = 0
-            while self.connected:
-                if self._drain_from_start:  # a new connection: everything pending is due again
-                    self._drain_from_start = False
-                    after = 0
-                pending = self.outbox.pending_ids()
-                self._finish_dropped(pending)
-                ids = [i for i in pending if i > after and i not in self._sent_oids and i not in self._refused]
-                if not ids:
-                    if self._drain_again:
-                        self._drain_again = False
-                        continue
-                    break
-                for oid in ids:
-                    if not self.connected or self._drain_from_start:
-                        break
-                    after = oid
-                    w = self._waiting.get(oid)
-                    if w is None:
-                        rows = self.outbox.pending(oid - 1, 1)
-                        if not rows or rows[0][0] != oid:
-                            continue
-                        _, topic, payload, qos, retain, props = rows[0]
-                        if self.debug:
-                            self._debug("outbox resend", outboxId=oid, topic=topic)
-                        w = (_Pending(oid, topic, payloads.decode(payload), qos, retain), payload, props)
-                    # stays in _waiting (reachable by _release_waiters) until handed over
-                    if await self._hand_over(*w):
-                        self._waiting.pop(oid, None)
-        except Exception as e:  # MemoryError included: report it, the next connection retries
-            self.emit("error", {"error": getattr(e, "error", INTERNAL_ERROR), "message": "outbox drain failed: %r" % e,
-                                "timestamp": _now_iso()})
-            self._release_waiters()
-        finally:
-            self._drainer = None
-
-    def _finish_dropped(self, pending):
-        # A write whose message the outbox policy dropped before it was sent must not wait.
-        if not self._waiting:
-            return
-        live = set(pending)
-        for oid in [o for o in self._waiting if o not in live]:
-            p = self._waiting.pop(oid)[0]
-            self._finish(p, ConnectorError(OUTBOX_FULL, "dropped by the outbox policy before it was sent",
-                                           {"outboxId": oid, "topic": p.topic}))
+        return await self.delivery.send(topic, data, qos, retain, props, user_payload, wait, size)
 
     def require_connected(self, what):
         if not self.connected:
@@ -426,5 +277,9 @@ class Connector:
         return st
 
     async def close(self):
+        if self.closed:
+            return
         await self.disconnect()
+        self.delivery.stop()
+        self.closed = True
         self.history.close()

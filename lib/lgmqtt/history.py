@@ -49,6 +49,18 @@ from lgmqtt.topic import compile_filter, match_levels, validate_filter
 PUBLISHED = "published"
 RECEIVED = "received"
 _RETAIN_BIT = 4
+PACE = 16  # records walked between pauses of a paced query (read_steps, retained_steps)
+
+
+def run(steps):
+    """Drive a paced query (a generator that yields None at each pause) to its end
+    without pausing; returns its result. An event loop would await a turn at each
+    pause instead (lgmqtt.connector does)."""
+    try:
+        while True:
+            next(steps)
+    except StopIteration as e:
+        return e.value
 
 
 def encode_props(props):
@@ -132,6 +144,11 @@ class History:
         return topic
 
     def read(self, topic=None, limit=100, since=None, newest_first=True):
+        return run(self.read_steps(topic, limit, since, newest_first))
+
+    def read_steps(self, topic=None, limit=100, since=None, newest_first=True):
+        """read() as a paced generator: yields None every PACE records walked and
+        returns the list (StopIteration.value)."""
         levels = None
         if topic is not None:
             levels = compile_filter(validate_filter(topic))
@@ -141,9 +158,13 @@ class History:
         out = []
         if not limit:
             return out
-        it = self.log.scan(from_seq=from_seq, newest_first=newest_first)
+        it = self.log.scan(from_seq=from_seq, newest_first=newest_first, pace=PACE)
         try:
-            for seq, t, kind, body in it:
+            for rec in it:
+                if rec is None:
+                    yield None
+                    continue
+                seq, t, kind, body = rec
                 if t < t_min:
                     continue
                 name = self._visible(kind, seq, body)
@@ -179,12 +200,20 @@ class History:
         return d
 
     def retained(self, topic_filter=None):
+        return run(self.retained_steps(topic_filter))
+
+    def retained_steps(self, topic_filter=None):
+        """retained() as a paced generator (see read_steps)."""
         levels = None if topic_filter is None else compile_filter(validate_filter(topic_filter))
         seen = set()
         out = []
-        it = self.log.scan(newest_first=True)
+        it = self.log.scan(newest_first=True, pace=PACE)
         try:
-            for seq, t, kind, body in it:
+            for rec in it:
+                if rec is None:
+                    yield None
+                    continue
+                seq, t, kind, body = rec
                 if len(body) < 3 or not body[0] & _RETAIN_BIT:
                     continue
                 name = self._visible(kind, seq, body)

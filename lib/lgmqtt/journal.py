@@ -10,11 +10,17 @@
 #                     "published"; pending until acknowledged  body: lgmqtt.logmsg
 #   K_ACK       0x20  outbox ids acknowledged                   body: n x u32 (LE)
 #   K_DROP      0x21  outbox ids dropped by max_pending         body: n x u32
+#   K_PARK      0x22  outbox ids parked: given up after the link died on them
+#                     repeatedly; kept (listable, discardable) but not sent   body: n x u32
+#   K_INFLIGHT  0x23  a QoS 2 outbox message's packet id and stage (0: PUBLISH sent,
+#                     1: PUBREC received), for exactly-once across a reset
+#                                                               body: u32 id, u16 pid, u8 stage
 #   K_CLEAR     0x30  history tombstone: hides every record with a lower seq whose
 #                     topic matches the filter (empty: all)     body: filter (UTF-8)
 #   K_STATE     0x31  checkpoint of everything above that must outlive a reclaim
 #                     (outbox watermark, out-of-order acks, drop count, live
-#                     tombstones)                               body: see _encode_state
+#                     tombstones, parked ids, QoS 2 in-flight state)
+#                                                               body: see _encode_state
 #
 # Why checkpoints: acks and tombstones are records, and a reclaim drops a whole
 # segment. So after every append that starts a new segment the journal appends a
@@ -34,6 +40,10 @@
 # power cut is still counted in `dropped` at the next open (dropped is persisted in
 # checkpoints and recomputed exactly for that window).
 #
+# Parked messages (`parked`, ascending) hold no watermark and block nothing: when a
+# reclaim reaches one it goes (counted in `dropped`), under either policy -- the
+# application was told when it was parked.
+#
 # Outbox policy when an append would reclaim a segment holding pending messages:
 # "drop-oldest" lets it happen and counts them; "refuse-new" refuses the append:
 # `append` returns 0 and the caller decides (a put raises OUTBOX_FULL, a history record
@@ -50,6 +60,8 @@ K_PUBLISHED = const(0x11)
 K_PENDING = const(0x12)
 K_ACK = const(0x20)
 K_DROP = const(0x21)
+K_PARK = const(0x22)
+K_INFLIGHT = const(0x23)
 K_CLEAR = const(0x30)
 K_STATE = const(0x31)
 
@@ -59,6 +71,8 @@ MAX_TOMBSTONES = const(32)
 
 _STATE_FMT = "<BBIIIHIB"  # version, flags, W, dropped, pending count, n ids, clear_all, n tombstones
 _STATE_HEAD = const(21)
+# version 2 adds, after the tombstones: u16 n parked, n x u32; u16 n in flight, n x (u32 id, u16 pid, u8 stage)
+_STATE_VERSION = const(2)
 _LIST_IS_PENDING = const(1)
 
 
@@ -104,6 +118,8 @@ class Journal:
         self.dropped = 0
         self.unsaved = []  # acked ids not yet in the log
         self.clear_all = 0  # records with seq < clear_all are cleared
+        self.parked = []  # outbox ids given up on, still in the log (ascending)
+        self.inflight = {}  # outbox id -> (packet id, stage) of a QoS 2 message under way
         self.tombs = []  # [filter, compiled levels, cutoff seq]
         self.checkpoints = 0
         self._recover()
@@ -127,6 +143,12 @@ class Journal:
                 n = bisect(p, x + 1)
                 self.dropped += n
                 self.remove_at(0, n)
+            n = bisect(self.parked, x + 1)
+            if n:
+                self.dropped += n
+                for i in self.parked[:n]:
+                    self.inflight.pop(i, None)
+                del self.parked[:n]
         seq = log.append(kind, parts, t, flush)
         if kind == K_PENDING:
             self.pending.append(seq)
@@ -162,8 +184,11 @@ class Journal:
 
     # --- outbox bookkeeping ---------------------------------------------------------
     def remove_at(self, i, n=1):
-        """Remove pending[i:i+n] (acked or dropped)."""
+        """Remove pending[i:i+n] (acked, dropped or parked)."""
         p = self.pending
+        if self.inflight:
+            for x in p[i:i + n]:
+                self.inflight.pop(x, None)
         if i:
             self.ooo.extend(p[i:i + n])
         del p[i:i + n]
@@ -173,6 +198,27 @@ class Journal:
                 self.ooo = [a for a in self.ooo if a > lo]
             else:
                 self.ooo = []
+
+    def remove(self, oid):
+        """Take oid out of the pending or the parked list; False if it is in neither."""
+        i = bisect(self.pending, oid)
+        if i < len(self.pending) and self.pending[i] == oid:
+            self.remove_at(i)
+            return True
+        i = bisect(self.parked, oid)
+        if i < len(self.parked) and self.parked[i] == oid:
+            del self.parked[i]
+            self.inflight.pop(oid, None)
+            return True
+        return False
+
+    def park(self, oid):
+        i = bisect(self.pending, oid)
+        if i >= len(self.pending) or self.pending[i] != oid:
+            return False
+        self.remove_at(i)
+        self.parked.insert(bisect(self.parked, oid), oid)
+        return True
 
     def watermark(self):
         p = self.pending
@@ -213,14 +259,14 @@ class Journal:
         if len(self.pending) < len(acked):
             flags, ids = _LIST_IS_PENDING, self.pending
         tombs = self.live_tombs()
-        n = _STATE_HEAD + 4 * len(ids)
+        n = _STATE_HEAD + 4 * len(ids) + 4 + 4 * len(self.parked) + 7 * len(self.inflight)
         enc = []
         for t in tombs:
             f = t[0].encode()
             enc.append(f)
             n += 6 + len(f)
         b = bytearray(n)
-        pack_into(_STATE_FMT, b, 0, 1, flags, w, self.dropped, len(self.pending), len(ids),
+        pack_into(_STATE_FMT, b, 0, _STATE_VERSION, flags, w, self.dropped, len(self.pending), len(ids),
                   self.clear_all, len(tombs))
         p = _STATE_HEAD
         for x in ids:
@@ -230,6 +276,16 @@ class Journal:
             pack_into("<IH", b, p, t[2], len(f))
             b[p + 6:p + 6 + len(f)] = f
             p += 6 + len(f)
+        pack_into("<H", b, p, len(self.parked))
+        p += 2
+        for x in self.parked:
+            pack_into("<I", b, p, x)
+            p += 4
+        pack_into("<H", b, p, len(self.inflight))
+        p += 2
+        for x, (pid, stage) in self.inflight.items():
+            pack_into("<IHB", b, p, x, pid, stage)
+            p += 7
         return b
 
     def _apply_state(self, body):
@@ -238,9 +294,27 @@ class Journal:
         ids = set(unpack_from("<I", body, p + 4 * i)[0] for i in range(n))
         p += 4 * n
         is_pending = flags & _LIST_IS_PENDING
+        tombs = []
+        for _ in range(nt):
+            cut, ln = unpack_from("<IH", body, p)
+            tombs.append((str(bytes(body[p + 6:p + 6 + ln]), "utf-8"), cut))
+            p += 6 + ln
+        parked, inflight = set(), {}
+        if ver >= 2:
+            (k,) = unpack_from("<H", body, p)
+            parked = set(unpack_from("<I", body, p + 2 + 4 * i)[0] for i in range(k))
+            p += 2 + 4 * k
+            (k,) = unpack_from("<H", body, p)
+            for i in range(k):
+                x, pid, stage = unpack_from("<IHB", body, p + 2 + 7 * i)
+                inflight[x] = (pid, stage)
+        # parked ids whose record is still in the log (seen so far in this scan)
+        seen = set(self.pending)
+        seen.update(self.parked)
+        self.parked = sorted(x for x in parked if x in seen)
         keep = []
         for x in self.pending:
-            if x > w and ((x in ids) if is_pending else (x not in ids)):
+            if x > w and x not in parked and ((x in ids) if is_pending else (x not in ids)):
                 keep.append(x)
         if keep:
             # Everything done above the new pending[0] stays known: the next checkpoint
@@ -258,10 +332,11 @@ class Journal:
         self.last_put = max(self.last_put, w)
         self.clear_all = clear_all
         self.tombs = []
-        for _ in range(nt):
-            cut, ln = unpack_from("<IH", body, p)
-            self._add_tomb(str(bytes(body[p + 6:p + 6 + ln]), "utf-8"), cut)
-            p += 6 + ln
+        for f, cut in tombs:
+            self._add_tomb(f, cut)
+        kept = set(keep)
+        kept.update(self.parked)
+        self.inflight = dict((x, v) for x, v in inflight.items() if x in kept)
         return w, is_pending, ids, pc - len(keep)
 
     # --- open ---------------------------------------------------------------------------
@@ -285,15 +360,24 @@ class Journal:
                         self.remove_at(i)
                         if kind == K_DROP:
                             self.dropped += 1
+                    elif self.remove(x):
+                        pass  # a parked message discarded
                     elif ck is not None and x < ck[0]:
                         # Its record vanished after this ack: not a reclaim drop.
                         vanished -= 1
+            elif kind == K_PARK:
+                for x in _ids(body):
+                    self.park(x)
+            elif kind == K_INFLIGHT and len(body) >= 7:
+                x, pid, stage = unpack_from("<IHB", body, 0)
+                if x in self.pending:
+                    self.inflight[x] = (pid, stage)
             elif kind == K_CLEAR:
                 try:
                     self._add_tomb(str(bytes(body), "utf-8"), seq)
                 except Exception:  # not UTF-8 / not a filter: written by something else
                     pass
-            elif kind == K_STATE and len(body) >= _STATE_HEAD and body[0] == 1:
+            elif kind == K_STATE and len(body) >= _STATE_HEAD and 1 <= body[0] <= _STATE_VERSION:
                 w, is_p, ids, vanished = self._apply_state(body)
                 ck = (seq, w, is_p, ids)
                 ck_in_active = seq >= active

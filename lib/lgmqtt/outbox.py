@@ -7,6 +7,10 @@
 #   oid = ob.put("sensors/t", b"21.5", qos=1, retain=False, props=None)   # durable
 #   for oid, topic, payload, qos, retain, props in ob.pending(): send it ...
 #   ob.ack(oid)              # on PUBACK / PUBCOMP (or after sending a queued QoS 0)
+#   ob.park(oid)             # given up (the link died on it repeatedly): kept, not sent
+#   ob.discard(oid)          # a pending or parked message removed by the application
+#   ob.parked_ids(); ob.records(ids) -> [(id, t, topic, payload, qos, retain, props)]
+#   ob.set_inflight(oid, pid, stage); ob.inflight() -> {oid: (pid, stage)}  (QoS 2, durable)
 #   ob.sync()                # make the acks so far durable
 #   ob.stats() -> {"pending", "dropped", "policy", "maxPending", "unsavedAcks"}
 #
@@ -35,10 +39,13 @@
 #   go and every one is counted in stats()["dropped"]. The count is persisted in each
 #   checkpoint and in K_DROP records, and recomputed at open for a reclaim that a power
 #   cut separated from its checkpoint: it survives reboots exactly.
+from struct import pack_into
+
 from lgmqtt.compat import const, time_s
 from lgmqtt.errors import OUTBOX_FULL, QOS_ERROR, ConnectorError
-from lgmqtt.history import decode_props, encode_props
-from lgmqtt.journal import DROP_OLDEST, K_DROP, K_PENDING, REFUSE_NEW, bisect, journal_for, pack_ids
+from lgmqtt.history import PACE, decode_props, encode_props, run
+from lgmqtt.journal import (DROP_OLDEST, K_DROP, K_INFLIGHT, K_PARK, K_PENDING, REFUSE_NEW, bisect, journal_for,
+                            pack_ids)
 from lgmqtt.logmsg import pack_message, unpack_message
 from lgmqtt.topic import validate_name
 
@@ -97,6 +104,42 @@ class Outbox:
             j.save_acks(False)
         return True
 
+    def park(self, oid):
+        """Stop sending a pending message but keep it (durable at once). False if it
+        was not pending."""
+        j = self.journal
+        if not j.park(oid):
+            return False
+        j.append(K_PARK, (pack_ids([oid]),), True)
+        return True
+
+    def discard(self, oid):
+        """Remove a pending or parked message for good (its ack record, durable)."""
+        j = self.journal
+        if not j.remove(oid):
+            return False
+        j.unsaved.append(oid)
+        j.save_acks(True)
+        return True
+
+    def parked_ids(self):
+        return list(self.journal.parked)
+
+    def set_inflight(self, oid, pid, stage):
+        """Durably note that QoS 2 message oid went out as packet id pid (stage 0) or
+        that the broker PUBREC'd it (stage 1): after a reset the flow resumes there
+        instead of publishing it again."""
+        j = self.journal
+        if j.inflight.get(oid) == (pid, stage):
+            return
+        j.inflight[oid] = (pid, stage)
+        b = bytearray(7)
+        pack_into("<IHB", b, 0, oid, pid, stage)
+        j.append(K_INFLIGHT, (b,), True)
+
+    def inflight(self):
+        return dict(self.journal.inflight)
+
     def close(self):
         """Write the acks waiting in RAM, flush, close the shared log (both views)."""
         self.journal.close()
@@ -105,33 +148,55 @@ class Outbox:
         """Make every ack so far (and every lazy history record) durable."""
         self.journal.save_acks(True)
 
+    def is_pending(self, oid):
+        p = self.journal.pending
+        i = bisect(p, oid)
+        return i < len(p) and p[i] == oid
+
     def pending_ids(self):
         return list(self.journal.pending)
 
     def pending(self, after=0, limit=None):
         p = self.journal.pending
         i = bisect(p, after + 1)
-        want = p[i:] if limit is None else p[i:i + limit]
+        return [r[:1] + r[2:] for r in self.records(p[i:] if limit is None else p[i:i + limit])]
+
+    def records(self, want, max_bytes=0):
+        """[(id, t, topic, payload, qos, retain, props)] of the ascending ids `want`
+        (pending or parked) whose records are in the log: one scan. max_bytes > 0: stop
+        after the record that brings the payloads read to that many bytes."""
+        return run(self.records_steps(want, max_bytes))
+
+    def records_steps(self, want, max_bytes=0):
+        """records() as a paced generator (None at each pause, see history.run)."""
         out = []
+        got = 0
         if not want:
             return out
         k = 0
-        it = self.log.scan(from_seq=want[0])
+        it = self.log.scan(from_seq=want[0], pace=PACE)
         try:
-            for seq, t, kind, body in it:
+            for rec in it:
+                if rec is None:
+                    yield None
+                    continue
+                seq, t, kind, body = rec
                 while k < len(want) and want[k] < seq:
                     k += 1  # its record is gone (should not happen): skip it
                 if k >= len(want):
                     break
                 if seq == want[k] and kind == K_PENDING:
                     topic, payload, qos, retain, raw = unpack_message(body)
-                    out.append((seq, topic, payload, qos, retain, decode_props(raw)))
+                    out.append((seq, t, topic, payload, qos, retain, decode_props(raw)))
                     k += 1
+                    got += len(payload)
+                    if max_bytes and got >= max_bytes:
+                        break
         finally:
             it.close()
         return out
 
     def stats(self):
         j = self.journal
-        return {"pending": len(j.pending), "dropped": j.dropped, "policy": self.policy,
+        return {"pending": len(j.pending), "parked": len(j.parked), "dropped": j.dropped, "policy": self.policy,
                 "maxPending": self.max_pending, "unsavedAcks": len(j.unsaved)}

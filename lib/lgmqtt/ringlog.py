@@ -32,8 +32,11 @@
 #   ever removes or rewrites a record: to "clear" or "acknowledge", append a record.
 # - `scan()` yields (seq, t, kind, body), oldest first or newest first, from `from_seq`
 #   on (seqs >= from_seq). body is a memoryview into a buffer the scan reuses: it is
-#   valid until the next step; `bytes(body)` keeps it. Do not append while a scan is
-#   running (a reclaim under it makes it skip records, never raise or yield garbage).
+#   valid until the next step; `bytes(body)` keeps it. `scan(pace=N)` also yields None
+#   after every N records walked, for callers that give the event loop a turn there;
+#   appends may happen during such a pause: the scan then skips what a reclaim took
+#   (it never raises or yields garbage for it); records appended since it began may
+#   or may not be yielded.
 #   A scan left before its end should be closed (`it = log.scan(); ...; it.close()`):
 #   MicroPython does not run a dropped generator's cleanup, so the segment file it
 #   holds open would stay open until the GC finalises it.
@@ -84,6 +87,7 @@ class RingLog:
         self._seg = None
         self._dirty = False
         self._reclaimed = 0
+        self._gen = 0
         self._recover()
 
     # --- open and recover ---------------------------------------------------------
@@ -224,6 +228,7 @@ class RingLog:
             self._reclaimed += 1
         self._first[nxt] = self._last[nxt] = self._count[nxt] = self._end[nxt] = 0
         self._active = nxt
+        self._gen += 1  # a paused scan (scan(pace=...)) re-checks its segment
         self._seg = self.storage.reset(nxt)
         return nxt
 
@@ -249,14 +254,21 @@ class RingLog:
         idx.sort(key=lambda i: self._first[i])
         return idx
 
-    def scan(self, from_seq=None, newest_first=False):
+    def scan(self, from_seq=None, newest_first=False, pace=0):
+        """Records (seq, t, kind, body) from from_seq on. pace > 0: a None is yielded
+        after every `pace` records walked, so that a caller in an event loop can let
+        other tasks run; appends may then happen between steps (see _still)."""
         lo = from_seq or 0
         order = self._order()
         if newest_first:
             order.reverse()
+        firsts = list(self._first)
         buf = self._sbuf or bytearray(_CHUNK)
         self._sbuf = None
+        walked = 0
         for i in order:
+            if self._first[i] != firsts[i]:
+                continue  # reclaimed since the scan began: its records are gone
             if self._last[i] < lo:
                 if newest_first:
                     break
@@ -270,34 +282,66 @@ class RingLog:
                     raise _storage_error("read", e)
                 if seg is None:
                     continue
+            cur = [seg, own, self._gen]
             try:
                 w = _Walk(seg, self._end[i], buf)
+                offs = None
                 if newest_first:
-                    for x in self._newest(w, lo):
-                        yield x
-                else:
-                    while w.next():
-                        if w.seq >= lo:
+                    # offsets of this segment's records (2 or 4 bytes each), then walk them backwards
+                    from array import array
+
+                    offs = array("H" if self.segment_size <= 0x10000 else "I")
+                live = True
+                while live and w.next():
+                    if w.seq >= lo:
+                        if offs is not None:
+                            offs.append(w.rec)
+                        else:
                             yield (w.seq, w.t, w.kind, self._body(w))
+                    walked += 1
+                    if pace and walked >= pace:
+                        walked = 0
+                        yield None
+                        live = self._still(i, firsts, w, cur)
+                if offs is not None:
+                    k = len(offs) - 1
+                    while live and k >= 0:
+                        w.prev = 0
+                        if w.check(offs[k]):
+                            yield (w.seq, w.t, w.kind, self._body(w))
+                        k -= 1
+                        walked += 1
+                        if pace and walked >= pace:
+                            walked = 0
+                            yield None
+                            live = self._still(i, firsts, w, cur)
             except OSError as e:
                 raise _storage_error("read", e)
             finally:
-                if own:
-                    seg.close()
+                if cur[1]:
+                    cur[0].close()
         self._sbuf = buf
 
-    def _newest(self, w, lo):
-        # Offsets of this segment's records (2 or 4 bytes each), then walk them backwards.
-        from array import array
-
-        offs = array("H" if self.segment_size <= 0x10000 else "I")
-        while w.next():
-            if w.seq >= lo:
-                offs.append(w.rec)
-        for k in range(len(offs) - 1, -1, -1):
-            w.prev = 0
-            if w.check(offs[k]):
-                yield (w.seq, w.t, w.kind, self._body(w))
+    def _still(self, i, firsts, w, cur):
+        # A paused scan resumes. False when segment i was reclaimed meanwhile (what was
+        # left of it is gone). When it was the active segment and appends moved on to
+        # the next one, its shared handle was closed: read on through a handle of our own.
+        if self._gen == cur[2]:
+            return True
+        cur[2] = self._gen
+        if self._first[i] != firsts[i]:
+            return False
+        if not cur[1] and i != self._active:
+            try:
+                seg = self.storage.open(i, False)
+            except OSError as e:
+                raise _storage_error("read", e)
+            if seg is None:
+                return False
+            cur[0], cur[1] = seg, True
+            w.seg = seg
+            w.bvalid = 0
+        return True
 
     def _body(self, w):
         if w.body_at >= 0:

@@ -223,11 +223,6 @@ class Session(Incoming):
         accepted while disconnected or with the window full: it goes out when it can."""
         if qos not in (0, 1, 2):
             raise ConnectorError(QOS_ERROR, "qos must be 0, 1 or 2", {"qos": qos, "supportedQos": [0, 1, 2]})
-        if qos > self.broker_max_qos:
-            raise ConnectorError(QOS_ERROR, "broker supports qos up to %d" % self.broker_max_qos,
-                                 {"qos": qos, "supportedQos": list(range(self.broker_max_qos + 1))})
-        if retain and not self.retain_available:
-            raise ConnectorError(PROTOCOL_ERROR, "broker does not support retained messages", {"topic": topic})
         _topic.validate_name(topic)
         if qos == 0 and self.state != CONNECTED:
             raise ConnectorError(NOT_CONNECTED, "not connected (qos 0 messages are not queued here)", {"topic": topic})
@@ -237,10 +232,7 @@ class Session(Incoming):
                                         props if self.version == 5 else None)
         except ValueError as e:
             raise ConnectorError(PAYLOAD_TOO_LARGE if "too" in str(e) else PROTOCOL_ERROR, str(e), {"topic": topic})
-        limit = self.broker_max_packet_size
-        if limit and len(data) > limit:
-            raise ConnectorError(PAYLOAD_TOO_LARGE, "packet of %d bytes exceeds the broker's maximum of %d"
-                                 % (len(data), limit), {"topic": topic, "size": len(data), "limit": limit})
+        self.check_limits(topic, qos, retain, len(data))
         if qos == 0:
             self._send(data, now_ms)
             return None
@@ -249,6 +241,19 @@ class Session(Incoming):
         if self.state == CONNECTED and self.window() > 0:
             self._put_on_wire(rec, now_ms, False)
         return pid
+
+    def check_limits(self, topic, qos, retain, size):
+        """Raise what this broker said it cannot take (5.0 CONNACK: Maximum QoS, Retain
+        Available, Maximum Packet Size) for a PUBLISH of `size` bytes."""
+        if qos > self.broker_max_qos:
+            raise ConnectorError(QOS_ERROR, "broker supports qos up to %d" % self.broker_max_qos,
+                                 {"qos": qos, "supportedQos": list(range(self.broker_max_qos + 1))})
+        if retain and not self.retain_available:
+            raise ConnectorError(PROTOCOL_ERROR, "broker does not support retained messages", {"topic": topic})
+        limit = self.broker_max_packet_size
+        if limit and size > limit:
+            raise ConnectorError(PAYLOAD_TOO_LARGE, "packet of %d bytes exceeds the broker's maximum of %d"
+                                 % (size, limit), {"topic": topic, "size": size, "limit": limit})
 
     def _add(self, pid, qos, stage, packet, ever_sent):
         self._order += 1

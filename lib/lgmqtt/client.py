@@ -312,7 +312,9 @@ class Client(Supervisor):
             self._fail_requests(err)
             await self._drop_link("%s task failed" % where)
 
-    async def _drop_link(self, reason):
+    async def _drop_link(self, reason, err=None):
+        """End the link (the supervisor reconnects). err: why, for the requests that
+        fail with it (SUBSCRIBE/UNSUBSCRIBE waiting for their ack)."""
         if self._link_dead.is_set():
             return
         # Mark the link dead before the first await: the reader, the writer and the
@@ -322,7 +324,8 @@ class Client(Supervisor):
         self._lost(True)
         # requests without a session-level retry (SUBSCRIBE/UNSUBSCRIBE) fail now;
         # publishes stay in flight and complete after the reconnect
-        self._fail_requests(ConnectorError(NOT_CONNECTED, "link lost: %s" % reason, {"reason": reason}), pubs=False)
+        self._fail_requests(err or ConnectorError(NOT_CONNECTED, "link lost: %s" % reason, {"reason": reason}),
+                            pubs=False)
         self._window_free.set()  # waiters re-check: while disconnected the session queues
         self._disconnected(reason)
         await self._close_stream()
@@ -354,11 +357,26 @@ class Client(Supervisor):
                     self._dispatch(ev)
                     if ev[0] == S.EV_ERROR or ev[0] == S.EV_DISCONNECT:
                         await self._flush()
-                        await self._drop_link(self._reason(ev))
+                        if ev[0] == S.EV_ERROR and self.session.version == 5:
+                            await self._linger()
+                        await self._drop_link(self._reason(ev), self.last_error if ev[0] == S.EV_ERROR else None)
                         return
                 await self._flush()
         except (OSError, ConnectorError) as e:
             await self._drop_link("read failed: %s" % e)
+
+    async def _linger(self):
+        # Our DISCONNECT (with its reason code) is written; closing a socket whose input
+        # is unread makes the kernel send a reset, which can destroy it before the broker
+        # reads it. Read and drop what is still coming for a moment (bounded by time, into
+        # the receive buffer we have), then close.
+        st, buf = self._stream, self._buf
+        try:
+            for _ in range(8):
+                if not await asyncio.wait_for(st.readinto(buf), 0.05):
+                    return
+        except Exception:  # noqa: S110 - timeout or a dead link: close now
+            pass
 
     def _reason(self, ev):
         if ev[0] == S.EV_ERROR:
@@ -372,7 +390,7 @@ class Client(Supervisor):
             for ev in evs:
                 self._dispatch(ev)
                 if ev[0] == S.EV_ERROR:
-                    await self._drop_link(ev[2])
+                    await self._drop_link(ev[2], self.last_error)
                     return
             await self._flush()
             wait = self.session.next_timeout(ticks_ms())

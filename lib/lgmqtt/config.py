@@ -192,7 +192,7 @@ DEFAULTS = {
     "protocol": "mqtt", "protocolVersion": 4, "keepalive": 60, "clean": True, "connectTimeout": 10000,
     "reconnectPeriod": 1000, "maxReconnectPeriod": 60000, "maxReconnectAttempts": 0, "authRetryPeriod": 5000,
     "queueQoSZero": False, "failover": True, "loadBalancing": "round-robin", "rejectUnauthorized": True,
-    "maxInflight": 20, "maxPacketSize": 65536, "ackTimeout": 0, "defaultQos": 0, "batchSize": 10, "batchDelay": 0,
+    "maxInflight": 20, "maxPacketSize": 65536, "ackTimeout": 30000, "defaultQos": 0, "batchSize": 10, "batchDelay": 0,
 }
 
 

@@ -94,7 +94,11 @@ class Delivery:
 
     def on_connected(self):
         self._refused = set()
-        self._from_start = True  # a new connection: everything pending is due again
+        self.kick()  # a new connection: everything pending is due again
+
+    def kick(self):
+        """Go through the whole outbox again (a reconnect, messages re-queued)."""
+        self._from_start = True
         self._kick.set()
 
     # ---- write --------------------------------------------------------------------

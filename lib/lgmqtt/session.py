@@ -239,7 +239,7 @@ class Session(Incoming):
         self._add(pid, qos, _WAIT_ACK, data, False)
         rec = self._inflight[pid]
         if self.state == CONNECTED and self.window() > 0:
-            self._put_on_wire(rec, now_ms, False)
+            self._put_on_wire(rec, now_ms)
         return pid
 
     def check_limits(self, topic, qos, retain, size):
@@ -271,9 +271,11 @@ class Session(Incoming):
             packet = codec.encode_ack(_PUBREL, self.version, pid)
         self._add(pid, qos, stage, packet, True)
 
-    def _put_on_wire(self, rec, now_ms, dup):
+    def _put_on_wire(self, rec, now_ms):
         data = rec[R_PACKET]
-        if dup and rec[R_EVER_SENT] and rec[R_STAGE] == _WAIT_ACK:  # DUP only if it went out before
+        # A PUBLISH that went out before is a re-delivery: DUP set (also on a new session,
+        # where the broker may have had it: the flag is information, never dedup)
+        if rec[R_EVER_SENT] and rec[R_STAGE] == _WAIT_ACK:
             data = bytearray(data)
             data[0] |= 0x08
             data = bytes(data)
@@ -296,8 +298,7 @@ class Session(Incoming):
         for rec in waiting:
             if rec[R_STAGE] == _WAIT_ACK and self.window() <= 0:
                 break
-            # one sent on an earlier link of a resumed session is a re-delivery: DUP
-            self._put_on_wire(rec, now_ms, self.session_present)
+            self._put_on_wire(rec, now_ms)
 
     def _need_connected(self, what):
         if self.state != CONNECTED:

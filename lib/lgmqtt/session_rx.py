@@ -141,13 +141,11 @@ class Incoming:
                     events.append((_EV_PUBLISHED, rec[_R_PID], 0))
             self._update_probe()
         events.append((_EV_CONNACK, pkt.session_present, 0, props))
-        # Re-send what is in flight, oldest first: PUBLISH with DUP (on a resumed
-        # session), PUBREL as is; then whatever waited for the window.
+        # Re-send what is in flight, oldest first: PUBLISH with DUP, PUBREL as is; then
+        # whatever waited for the window.
         for rec in sorted(self._inflight.values(), key=lambda r: r[_R_ORDER]):
-            if rec[_R_STAGE] == _WAIT_COMP:
-                self._put_on_wire(rec, now_ms, False)
-            elif self.window() > 0:
-                self._put_on_wire(rec, now_ms, pkt.session_present)
+            if rec[_R_STAGE] == _WAIT_COMP or self.window() > 0:
+                self._put_on_wire(rec, now_ms)
 
     def _on_publish(self, pkt, now_ms, events):
         if pkt.oversize:
@@ -216,7 +214,7 @@ class Incoming:
             rec[_R_PACKET] = codec.encode_ack(_PUBREL, self.version, rec[_R_PID])
             # the driver persists this before the PUBREL below reaches the wire
             events.append((_EV_PUBREC, rec[_R_PID]))
-            self._put_on_wire(rec, now_ms, False)  # still counted in the window until PUBCOMP
+            self._put_on_wire(rec, now_ms)  # still counted in the window until PUBCOMP
         else:
             if rec[_R_STAGE] != _WAIT_COMP:
                 raise ProtocolError(0x82, "PUBCOMP before PUBREC for packet id %d" % pkt.pid)

@@ -64,7 +64,8 @@ class Supervisor:
                 break
             if err is None:
                 t_up = ticks_ms()
-                await self._serve()
+                if not self._link_dead.is_set():  # (it may have died in the CONNACK's own read)
+                    await self._serve()
                 if self._stop:
                     break
                 self.reconnects += 1

@@ -17,6 +17,11 @@ from lgmqtt.errors import (ConnectorError, CALLBACK_ERROR, INTERNAL_ERROR, NOT_C
 from lgmqtt.supervisor import (ACK_TIMEOUT, CONNECTED, DISCONNECTED, ERROR, GAVE_UP, MESSAGE,  # noqa: F401 (API)
                                PUBLISHED, PUBREC, WARNING, Supervisor, _sleep_ms, reason_name)
 
+# MicroPython's asyncio imports wait_for, Event and the stream classes on first use:
+# import them now, with the rest of the client, not in the middle of a reconnect when
+# the heap may no longer have room to load a module.
+asyncio.wait_for, asyncio.Event, asyncio.StreamWriter  # noqa: B018
+
 ACK_TIMEOUT_MS = 30000  # default ackTimeout: a broker that never acknowledges cannot hold write() for ever
 
 

@@ -13,12 +13,35 @@ SECRET_KEYS = ("password", "key", "passphrase")
 
 
 def _err(path, expected, value):
-    return ConnectorError(CONFIG_ERROR, "%s: expected %s, got %r" % (path, expected, _show(path, value)),
+    return ConnectorError(CONFIG_ERROR, "%s: expected %s, got %s" % (path, expected, _show(path, value)),
                           {"path": path, "expected": expected})
 
 
 def _show(path, value):
-    return "***" if path.rsplit(".", 1)[-1] in SECRET_KEYS else value
+    # never a secret; never a 64 KB value repeated in a message either
+    if path.rsplit(".", 1)[-1] in SECRET_KEYS:
+        return "***"
+    r = repr(value)
+    return r if len(r) <= 80 else r[:77] + "..."
+
+
+def _mqtt_str(path, v):
+    # A string that goes into CONNECT as an MQTT UTF-8 string (client id, user name, and
+    # the password, sent as binary data but written in JSON as text): it must have a
+    # UTF-8 form, fit in 65535 bytes and hold no U+0000 -- else it can never work, and
+    # retrying it for ever as CONNECTION_FAILED helps nobody.
+    from lgmqtt.wire import utf8
+
+    _str(path, v)
+    try:
+        n = len(utf8(v))
+    except ValueError:
+        raise _err(path, "text with a UTF-8 form (no lone surrogates)", v)
+    if n > 65535:
+        raise _err(path, "at most 65535 bytes in UTF-8 (it has %d)" % n, v)
+    if "\x00" in v:
+        raise _err(path, "no U+0000 (NUL) character", v)
+    return v
 
 
 def _is_int(v):
@@ -171,8 +194,8 @@ _TOPIC_DECL = _section({"name": _topic_name, "description": _str, "maxQos": _qos
 
 _CONFIG = _section({
     "host": lambda p, v: _str(p, v, False), "port": _PORT, "protocol": _choice("mqtt", "mqtts"),
-    "protocolVersion": _choice(4, 5), "clientId": _str, "keepalive": _int_range(0, 65535), "clean": _bool,
-    "username": _str, "password": _str, "connectTimeout": _int_range(1, 600000), "reconnectPeriod": _MS,
+    "protocolVersion": _choice(4, 5), "clientId": _mqtt_str, "keepalive": _int_range(0, 65535), "clean": _bool,
+    "username": _mqtt_str, "password": _mqtt_str, "connectTimeout": _int_range(1, 600000), "reconnectPeriod": _MS,
     "maxReconnectPeriod": _MS, "maxReconnectAttempts": _int_range(0, None), "authRetryPeriod": _MS,
     "queueQoSZero": _bool, "brokers": _list_of(_BROKER), "failover": _bool,
     "loadBalancing": _choice("round-robin", "weighted"), "tls": _TLS, "rejectUnauthorized": _bool,
@@ -212,7 +235,14 @@ def validate(doc):
         raise ConnectorError(CONFIG_ERROR, "config.tls is set but config.protocol is 'mqtt': use 'mqtts'",
                              {"path": "config.protocol", "expected": "'mqtts' when config.tls is set"})
     if "clientId" not in cfg or not cfg["clientId"]:
-        cfg["clientId"] = top.get("id") or "lgmqtt-device"
+        cfg["clientId"] = _mqtt_str("id", top.get("id") or "lgmqtt-device")
+    if "password" in cfg and "username" not in cfg and cfg["protocolVersion"] == 4:
+        raise ConnectorError(CONFIG_ERROR, "config.password needs config.username on MQTT 3.1.1",
+                             {"path": "config.password", "expected": "a config.username too (or protocolVersion 5)"})
+    rtopic = (cfg.get("remote") or {}).get("topic", "lg/{clientId}/rpc")
+    if (cfg.get("remote") or {}).get("enabled", True):
+        _topic_name("config.remote.topic (with config.clientId %r)" % cfg["clientId"],
+                    rtopic.replace("{clientId}", cfg["clientId"]))
     caps = top.get("capabilities", {})
     enabled = caps.get("enabled", [c for c in CAPABILITIES if c not in DEFAULT_DISABLED])
     disabled = caps.get("disabled", list(DEFAULT_DISABLED) if "enabled" not in caps else [])

@@ -69,7 +69,7 @@ class Connector:
         self._callbacks = 0        # coroutine callbacks running
         self.dropped_events = 0    # events not delivered to a coroutine callback (too many running)
         self.subscriptions = {}    # filter -> qos (the client resubscribes after a reconnect)
-        from lgmqtt.ops import Registry
+        from lgmqtt.topicsops import Registry
 
         self.topics = Registry(self.cfg.get("topics", []))
         self.remote = None
@@ -146,7 +146,7 @@ class Connector:
         if capability not in self.capabilities:
             raise ConnectorError(CAPABILITY_DISABLED, "capability %s is disabled" % capability,
                                  {"capability": capability, "enabled": self.capabilities})
-        handler = ops.HANDLERS.get((capability, operation)) if isinstance(operation, str) else None
+        handler = ops.handler(capability, operation) if isinstance(operation, str) else None
         if handler is None:
             raise ConnectorError(INVALID_PARAMS, "%s has no operation %r" % (capability, operation),
                                  {"capability": capability, "operation": operation,
@@ -250,10 +250,13 @@ class Connector:
         props = pkt.props or {}
         if self.history.wants(pkt.topic):
             self.history.record("received", pkt.topic, pkt.payload, pkt.qos, pkt.retain, props or None)
-        self.emit("message-received", {
-            "topic": pkt.topic, "payload": payloads.decode(pkt.payload, props.get(codec.CONTENT_TYPE)),
-            "rawPayload": bytes(pkt.payload), "qos": pkt.qos, "retain": pkt.retain, "dup": pkt.dup,
-            "messageId": pkt.pid, "properties": payloads.props_from_wire(props), "timestamp": _now_iso()})
+        value, err = payloads.decode_checked(pkt.payload, props.get(codec.CONTENT_TYPE))
+        m = {"topic": pkt.topic, "payload": value, "rawPayload": bytes(pkt.payload), "qos": pkt.qos,
+             "retain": pkt.retain, "dup": pkt.dup, "messageId": pkt.pid,
+             "properties": payloads.props_from_wire(props), "timestamp": _now_iso()}
+        if err is not None:
+            m["payloadError"] = err
+        self.emit("message-received", m)
 
     # ---- the outbox path: lgmqtt.delivery ------------------------------------------
     async def send(self, topic, data, qos, retain, props, user_payload, wait, size=None):

@@ -10,10 +10,10 @@ from lgmqtt import payloads
 from lgmqtt import topic as T
 from lgmqtt.errors import (ConnectorError, INVALID_PARAMS, NOT_CONNECTED, PAYLOAD_TOO_LARGE, QOS_ERROR,
                            TOPIC_ERROR)
-from lgmqtt.isotime import format_iso
 
 SUPPORTED_QOS = [0, 1, 2]
 _PUBLISH = const(3)
+_PAYLOAD_FORMAT_INDICATOR = const(0x01)
 
 
 def _bad(name, value, expected):
@@ -44,12 +44,6 @@ def _prepare(conn, m):
     if not isinstance(m, dict):
         raise _bad("message", m, "an object with topic and payload")
     topic = T.validate_name(_topic_param(m))
-    try:
-        topic.encode()
-    except UnicodeError:  # a lone surrogate: not representable in UTF-8
-        from lgmqtt.errors import topic_error
-
-        raise topic_error(topic, "topic is not valid UTF-8")
     decl = conn.topics.get(topic)
     qos = _qos(m.get("qos", conn.cfg.get("defaultQos", 0)), decl["maxQos"] if decl else 2)
     retain = m.get("retain", False)
@@ -65,6 +59,11 @@ def _prepare(conn, m):
     elif props:
         _check_props(lambda: encode_props(props, _PUBLISH))
         props = {}
+    if props.get(_PAYLOAD_FORMAT_INDICATOR) == 1:
+        from lgmqtt.wire import utf8_ok
+
+        if not utf8_ok(data, 0, len(data)):  # 5.0 3.3.2.3.2: then the payload MUST be UTF-8
+            raise _bad("properties.payloadFormatIndicator", 1, "0 for a payload that is not UTF-8")
     # one encode, before anything is stored: it checks the property values and gives
     # the exact size (the session encodes again when it sends)
     size = _check_props(lambda: len(codec.encode_publish(conn.cfg["protocolVersion"], topic, data, qos, retain,
@@ -134,84 +133,6 @@ async def _safe(conn, prepared):
     except ConnectorError as e:
         conn.emit("publish-error", {"topic": prepared[0], "error": e.error, "message": e.message, "details": e.details})
         return {"success": False, "topic": prepared[0], "error": e.to_dict()}
-
-
-# ---- mqtt:publish pending / discard / retry: the outbox as the application sees it --
-# A message is "pending" (waiting to be sent or acknowledged) or "parked" (given up
-# after the link died on it repeatedly: kept, not sent, until discarded or retried).
-_MAX_LIST = 100
-
-
-def _int_param(params, name, default, lo, hi):
-    v = params.get(name, default)
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo or v > hi:
-        raise _bad(name, v, "an integer %d..%d" % (lo, hi))
-    return v
-
-
-async def publish_pending(conn, params):
-    from lgmqtt.delivery import paced
-
-    state = params.get("state", "all")
-    if state not in ("pending", "parked", "all"):
-        raise _bad("state", state, "'pending', 'parked' or 'all'")
-    limit = _int_param(params, "limit", 20, 1, _MAX_LIST)
-    after = _int_param(params, "after", 0, 0, 0xFFFFFFFF)
-    with_payload = params.get("payload", False)
-    ob = conn.outbox
-    parked = ob.parked_ids()
-    ids = parked if state == "parked" else ob.pending_ids() if state == "pending" else sorted(ob.pending_ids() + parked)
-    ids = [i for i in ids if i > after][:limit]
-    out = []
-    for oid, t, topic, payload, qos, retain, props in await paced(ob.records_steps(ids)):
-        m = {"outboxId": oid, "state": "parked" if oid in parked else "pending", "topic": topic, "qos": qos,
-             "retain": retain, "size": len(payload), "timestamp": format_iso(t)}
-        if with_payload:
-            m["payload"] = payloads.decode(payload)
-        out.append(m)
-    return {"messages": out, "count": len(out), "counts": {"pending": len(ob.pending_ids()), "parked": len(parked)}}
-
-
-def _chosen(conn, params, parked_only):
-    ob = conn.outbox
-    parked = ob.parked_ids()
-    if params.get("all") is True and not parked_only:
-        return ob.pending_ids() + parked
-    if params.get("parked") is True:
-        return parked
-    if "outboxIds" in params:
-        ids = params["outboxIds"]
-        if not isinstance(ids, list) or not ids:
-            raise _bad("outboxIds", ids, "a non-empty list of outbox ids")
-    elif "outboxId" in params:
-        ids = [params["outboxId"]]
-    else:
-        raise _bad("outboxId", None, "outboxId, outboxIds, parked: true" + ("" if parked_only else " or all: true"))
-    known = parked if parked_only else set(ob.pending_ids() + parked)
-    for i in ids:
-        if isinstance(i, bool) or not isinstance(i, int) or i not in known:
-            raise _bad("outboxId", i, "the id of a %s message" % ("parked" if parked_only else "pending or parked"))
-    return ids
-
-
-async def publish_discard(conn, params):
-    ids = _chosen(conn, params, False)  # all checked before any is removed
-    for i in ids:
-        conn.outbox.discard(i)
-    return {"success": True, "discarded": ids}
-
-
-async def publish_retry(conn, params):
-    ids = sorted(_chosen(conn, params, True))
-    ob = conn.outbox
-    done = []
-    for oid, t, topic, payload, qos, retain, props in ob.records(ids):
-        new = ob.put(topic, payload, qos, retain, props)  # queued again first: a power cut can only duplicate
-        ob.discard(oid)
-        done.append({"from": oid, "outboxId": new})
-    if conn.connected:
-        conn.delivery.kick()
-    return {"success": True, "retried": done}
 
 
 # ---- mqtt:subscribe --------------------------------------------------------------
@@ -295,109 +216,32 @@ async def connection_status(conn, params):
 
 
 # ---- mqtt:history ----------------------------------------------------------------
-async def history_read(conn, params):
-    limit = params.get("limit", 100)
-    order = params.get("order", "newest")
-    if order not in ("newest", "oldest"):
-        raise _bad("order", order, "'newest' or 'oldest'")
-    f = params.get("topic")
-    if f is not None:
-        T.validate_filter(_topic_param(params))
-    from lgmqtt.delivery import paced
-
-    try:
-        # paced: the scan gives the event loop a turn every few records
-        entries = await paced(conn.history.read_steps(f, limit, params.get("since"), order == "newest"))
-    except ConnectorError as e:
-        if e.error == "CONFIG_ERROR":
-            raise ConnectorError(INVALID_PARAMS, e.message, e.details)
-        raise
-    for e in entries:
-        props = e.get("properties")
-        wire = props if props and not isinstance(next(iter(props)), str) else None
-        e["payload"] = payloads.decode(e["payload"], (wire or {}).get(codec.CONTENT_TYPE))
-        if wire is not None:
-            e["properties"] = payloads.props_from_wire(wire)
-    return {"messages": entries, "count": len(entries), "order": order}
 
 
-async def history_clear(conn, params):
-    f = params.get("topic")
-    if f is not None:
-        T.validate_filter(_topic_param(params))
-    conn.history.clear(f)
-    return {"success": True, "cleared": f if f is not None else "all"}
-
-
-async def history_retained(conn, params):
-    from lgmqtt.delivery import paced
-
-    out = await paced(conn.history.retained_steps(params.get("topic")))
-    for e in out:
-        e["payload"] = payloads.decode(e["payload"])
-    return {"messages": out, "count": len(out)}
-
-
-# ---- mqtt:topics (a small registry of declared topics) ----------------------------
-class Registry:
-    def __init__(self, decls):
-        self.items = {}
-        for d in decls:
-            self.add(d)
-
-    def add(self, d):
-        name = T.validate_name(_topic_param(d, "name"))
-        decl = {"name": name, "description": d.get("description", ""), "maxQos": _qos(d.get("maxQos", 2)),
-                "retained": bool(d.get("retained", False))}
-        self.items[name] = decl
-        return decl
-
-    def get(self, name):
-        return self.items.get(name)
-
-
-async def topics_list(conn, params):
-    return {"topics": list(conn.topics.items.values())}
-
-
-async def topics_create(conn, params):
-    name = _topic_param(params, "name") if "name" in params else _topic_param(params)
-    d = dict(params, name=name)
-    d.pop("topic", None)
-    if name in conn.topics.items:
-        raise ConnectorError(TOPIC_ERROR, "topic %s already exists" % name, {"topic": name, "reason": "exists"})
-    return {"success": True, "topic": conn.topics.add(d)}
-
-
-async def topics_delete(conn, params):
-    name = _topic_param(params, "name") if "name" in params else _topic_param(params)
-    decl = conn.topics.items.get(name)
-    if decl is None:
-        raise ConnectorError(TOPIC_ERROR, "no topic %s" % name, {"topic": name, "reason": "not found"})
-    cleared = False
-    if decl["retained"]:
-        # an empty retained message removes the broker's retained copy (queued when
-        # offline); if that is refused the declaration stays
-        await conn.send(name, b"", 1, True, None, "", conn.connected)
-        cleared = True
-    del conn.topics.items[name]
-    return {"success": True, "deleted": name, "retainedCleared": cleared}
-
-
+# (capability, operation) -> (module, function): a handler's module loads on its first
+# call, so a node that never reads history or manages topics never holds that code.
 HANDLERS = {
-    ("mqtt:publish", "write"): publish_write,
-    ("mqtt:publish", "pending"): publish_pending,
-    ("mqtt:publish", "discard"): publish_discard,
-    ("mqtt:publish", "retry"): publish_retry,
-    ("mqtt:subscribe", "subscribe"): subscribe,
-    ("mqtt:subscribe", "unsubscribe"): unsubscribe,
-    ("mqtt:connection", "connect"): connection_connect,
-    ("mqtt:connection", "disconnect"): connection_disconnect,
-    ("mqtt:connection", "status"): connection_status,
-    ("mqtt:history", "read"): history_read,
-    ("mqtt:history", "clear"): history_clear,
-    ("mqtt:history", "retained"): history_retained,
-    ("mqtt:topics", "list"): topics_list,
-    ("mqtt:topics", "create"): topics_create,
-    ("mqtt:topics", "delete"): topics_delete,
+    ("mqtt:publish", "write"): ("ops", "publish_write"),
+    ("mqtt:publish", "pending"): ("outboxops", "pending"),
+    ("mqtt:publish", "discard"): ("outboxops", "discard"),
+    ("mqtt:publish", "retry"): ("outboxops", "retry"),
+    ("mqtt:subscribe", "subscribe"): ("ops", "subscribe"),
+    ("mqtt:subscribe", "unsubscribe"): ("ops", "unsubscribe"),
+    ("mqtt:connection", "connect"): ("ops", "connection_connect"),
+    ("mqtt:connection", "disconnect"): ("ops", "connection_disconnect"),
+    ("mqtt:connection", "status"): ("ops", "connection_status"),
+    ("mqtt:history", "read"): ("historyops", "history_read"),
+    ("mqtt:history", "clear"): ("historyops", "history_clear"),
+    ("mqtt:history", "retained"): ("historyops", "history_retained"),
+    ("mqtt:topics", "list"): ("topicsops", "topics_list"),
+    ("mqtt:topics", "create"): ("topicsops", "topics_create"),
+    ("mqtt:topics", "delete"): ("topicsops", "topics_delete"),
 }
+
+
+def handler(capability, operation):
+    """The handler function of a (capability, operation), or None."""
+    where = HANDLERS.get((capability, operation))
+    if where is None:
+        return None
+    return getattr(__import__("lgmqtt." + where[0], None, None, (where[1],)), where[1])

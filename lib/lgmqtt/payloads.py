@@ -10,6 +10,7 @@ import json
 
 from lgmqtt import codec
 from lgmqtt.errors import ConnectorError, INVALID_PARAMS
+from lgmqtt.wire import utf8
 
 # Properties a client must not set on PUBLISH itself: the session owns topic aliases,
 # and subscription identifiers travel only from broker to subscriber.
@@ -28,8 +29,8 @@ def encode(payload):
         return bytes(payload), BINARY
     if isinstance(payload, str):
         try:
-            return payload.encode(), TEXT
-        except UnicodeError:
+            return utf8(payload), TEXT
+        except ValueError:
             raise ConnectorError(INVALID_PARAMS, "payload text is not valid Unicode (lone surrogate)",
                                  {"param": "payload", "expected": "text encodable as UTF-8"})
     if isinstance(payload, (dict, list, int, float, bool)):
@@ -59,23 +60,34 @@ def _jsonable(v, depth):
 
 def decode(raw, content_type=None):
     """Incoming payload bytes -> dict/list/str/bytes (raw kept by the caller)."""
+    return decode_checked(raw, content_type)[0]
+
+
+def decode_checked(raw, content_type=None):
+    """-> (value, error): error is None, or why a payload that says (or looks) JSON
+    could not be decoded -- then value is its text (or bytes). Never raises: a payload
+    nested too deep for the parser (RecursionError) or too big for RAM is a payload
+    error, not an exception in the application's callback."""
     raw = bytes(raw)
     if content_type is not None:
         ct = content_type.split(";")[0].strip().lower()
         if ct == JSON or ct.endswith("+json"):
-            try:
-                return json.loads(raw)
-            except ValueError:
-                return _text_or_bytes(raw)
+            return _json_or_text(raw, True)
         if ct.startswith("text/"):
-            return _text_or_bytes(raw)
-        return raw
+            return _text_or_bytes(raw), None
+        return raw, None
     if raw[:1] in (b"{", b"["):
-        try:
-            return json.loads(raw)
-        except ValueError:
-            pass
-    return _text_or_bytes(raw)
+        return _json_or_text(raw, False)
+    return _text_or_bytes(raw), None
+
+
+def _json_or_text(raw, declared):
+    try:
+        return json.loads(raw), None
+    except ValueError as e:  # not JSON after all
+        return _text_or_bytes(raw), "not valid JSON: %s" % e if declared else None
+    except (RuntimeError, MemoryError) as e:  # RecursionError (CPython), recursion depth (MicroPython)
+        return _text_or_bytes(raw), "JSON payload not decoded: %s" % type(e).__name__
 
 
 def _text_or_bytes(raw):
@@ -109,8 +121,18 @@ def props_to_wire(props):
                 raise _bad("properties.userProperties", "an object of string values (or lists of them)")
             for k, val in items:
                 for one in (val if isinstance(val, list) else [val]):
-                    pairs.append((str(k), str(one)))
+                    # a number is written as text; a nested object or list is not a value
+                    if not isinstance(k, str) or isinstance(one, bool) or not isinstance(one, (str, int, float)):
+                        raise _bad("properties.userProperties.%s" % k, "string (or number) values")
+                    pairs.append((k, one if isinstance(one, str) else str(one)))
             v = pairs
+        elif pid == codec.RESPONSE_TOPIC:
+            from lgmqtt.topic import validate_name
+
+            try:
+                validate_name(v)
+            except ConnectorError as e:
+                raise _bad("properties.responseTopic", "a topic name without wildcards (%s)" % e.details["reason"])
         elif pid == codec.CORRELATION_DATA and isinstance(v, str):
             try:
                 v = v.encode()

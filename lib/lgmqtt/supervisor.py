@@ -7,7 +7,7 @@ import asyncio
 from lgmqtt import session as S
 from lgmqtt import transport
 from lgmqtt.compat import ticks_ms, ticks_diff
-from lgmqtt.errors import ConnectorError, AUTHENTICATION_FAILED, CONNECTION_FAILED, NOT_CONNECTED, PROTOCOL_ERROR, TIMEOUT
+from lgmqtt.errors import ConnectorError, AUTHENTICATION_FAILED, CONNECTION_FAILED, NOT_CONNECTED, TIMEOUT
 
 # client events passed to on_event(kind, info)
 CONNECTED = "connected"          # {"broker", "sessionPresent", "clientId"}

@@ -15,11 +15,9 @@
 #   and allocations after that frame is freed rescan the uncollected garbage.
 from lgmqtt.compat import const
 from lgmqtt.errors import topic_error
+from lgmqtt.wire import utf8
 
 MAX_TOPIC_BYTES = const(65535)
-# One char is at most 4 UTF-8 bytes (an astral char is one char on both interpreters),
-# so topics up to this many chars need no encoding to check their length.
-_SAFE_CHARS = const(16383)
 _SHARE = "$share/"
 _SHARE_LEN = const(7)
 
@@ -32,13 +30,12 @@ def _check_common(topic):
         raise topic_error(topic, "empty topic")
     if n > MAX_TOPIC_BYTES:
         raise topic_error(topic, "topic longer than 65535 bytes")
-    if n > _SAFE_CHARS:
-        try:
-            b = len(topic.encode())
-        except UnicodeError:  # CPython: a lone surrogate has no UTF-8 form
-            raise topic_error(topic, "topic is not valid UTF-8")
-        if b > MAX_TOPIC_BYTES:
-            raise topic_error(topic, "topic longer than 65535 bytes")
+    try:
+        b = len(utf8(topic))  # a lone surrogate is refused here, the same on both interpreters
+    except ValueError:
+        raise topic_error(topic, "topic is not valid UTF-8")
+    if b > MAX_TOPIC_BYTES:
+        raise topic_error(topic, "topic longer than 65535 bytes")
     if "\x00" in topic:
         raise topic_error(topic, "null character in topic")
 

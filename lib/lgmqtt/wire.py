@@ -245,6 +245,15 @@ def utf8_ok(buf, a, b):
     return True
 
 
+def utf8(s):
+    """str -> its UTF-8 bytes; ValueError when s holds a lone surrogate, on both
+    interpreters (CPython cannot encode one; MicroPython encodes it, invalid)."""
+    b = s.encode()  # CPython: UnicodeEncodeError, a ValueError
+    if MICROPYTHON and len(b) != len(s) and not utf8_ok(b, 0, len(b)):
+        raise ValueError("not valid Unicode (lone surrogate)")
+    return b
+
+
 def read_str(buf, pos, end):
     """A UTF-8 string at buf[pos:end] (buf: memoryview) -> (str, new pos)."""
     if pos + 2 > end:

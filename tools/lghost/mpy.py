@@ -57,7 +57,8 @@ def popen(script, args=(), heap=None, path=(), env=None, cwd=None, **kw):
 
 def kill9_after(script, args, delay, heap="256k", path=()):
     """Run a MicroPython script, drain its stdout as it goes (so a kill lands while it
-    works, not while it is blocked printing), SIGKILL it after `delay` seconds, and
+    works, not while it is blocked printing), SIGKILL it `delay` seconds after its first
+    output line (so a slow start on a loaded machine does not eat the delay), and
     return its complete output lines (a last line without its newline is dropped)."""
     import signal
     import threading
@@ -68,6 +69,9 @@ def kill9_after(script, args, delay, heap="256k", path=()):
     reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: p.stdout.read1(65536), b"")))
     reader.start()
     try:
+        t0 = time.monotonic()
+        while b"\n" not in b"".join(chunks) and p.poll() is None and time.monotonic() - t0 < 60:
+            time.sleep(0.01)
         time.sleep(delay)
         if p.poll() is not None:
             raise AssertionError("child ended before the kill: " + p.stderr.read().decode()[-2000:])

@@ -78,6 +78,18 @@ def test_every_invalid_entry_names_its_key():
         assert path in e.message, e.message
 
 
+def test_the_validator_is_unloaded_after_building():
+    import sys
+
+    import lgnode
+
+    _build([{"type": "sim"}])
+    assert "lgnode.sensorcfg" not in sys.modules
+    assert "sensorcfg" not in lgnode.__dict__
+    raises(ConnectorError, _build, [{"type": "sim", "colour": 1}])
+    assert "lgnode.sensorcfg" not in sys.modules, "also after a refused config"
+
+
 def test_internal_needs_a_board_that_has_one():
     e = raises(ConnectorError, S.build, [{"type": "internal"}])
     eq(e.details["path"], "device.sensors[0].type")

@@ -8,7 +8,7 @@
 # - the payload is a JSON object; keys may be abbreviated (HA's ABBREVIATIONS and
 #   DEVICE_ABBREVIATIONS tables: stat_t = state_topic, uniq_id = unique_id, ...), and
 #   "~" is the topic base: a *_topic value that starts with "~" has it replaced by the
-#   base. Both, and JSON without spaces, keep a payload near 330 bytes;
+#   base. Both, and JSON without spaces, keep a payload near 360 bytes;
 # - `device` (identifiers, name, model, sw_version) ties the entities to one device in
 #   HA's registry, which requires unique_id; unique_id is "<node_id>_<object_id>";
 # - availability: availability_topic with payload_available / payload_not_available
@@ -42,10 +42,9 @@ def config_topic(prefix, node_id, object_id):
 
 
 def _template(key):
-    ident = key[0].isalpha() or key[0] == "_"
-    for c in key:
-        if c == "-":
-            ident = False
+    # object ids are [a-zA-Z0-9_-]: a Jinja attribute name unless it has a "-" or
+    # starts with a digit
+    ident = (key[0].isalpha() or key[0] == "_") and "-" not in key
     return "{{value_json.%s}}" % key if ident else "{{value_json['%s']}}" % key
 
 

@@ -65,6 +65,8 @@ INVALID = [
       {"type": "sim", "id": "b", "objectIds": {"humidity": "t"}}], "device.sensors[1].objectIds", "taken"),
     ([{"type": "bme280", "bus": BUS}, {"type": "bme280", "id": "b", "address": 0x77,
                                         "bus": {"id": 0, "scl": 4, "sda": 5}}], "device.sensors[1].bus", "same pins"),
+    ([{"type": "bme280", "bus": BUS}, {"type": "bme280", "id": "b", "bus": BUS}], "device.sensors[1].address",
+     "no other sensor"),
     ([{"type": "sim", "id": "s%d" % i} for i in range(9)], "device.sensors", "at most 8"),
 ]
 
@@ -109,7 +111,7 @@ def test_descriptors_carry_ids_names_and_ha_metadata():
         ("out_temperature", "Temperature", "°C", "temperature", "measurement"),
         ("out_pressure", "Pressure", "hPa", "atmospheric_pressure", "measurement"),
     ))
-    eq(board.opened, [BUS], "one I2C bus opened")
+    eq(board.opened, [dict(BUS, freq=100000)], "one I2C bus opened, defaults filled in")
 
 
 async def test_bme280_sensor_reads_the_worked_example_in_units():

@@ -110,11 +110,11 @@ def check_entry(path, e):
 
 def build(entries, i2c=None, internal_temperature=None):
     """device.sensors -> a tuple of Sensor. Validates every entry first (CONFIG_ERROR
-    naming the key); i2c(bus) is called once per distinct bus entry."""
+    naming the key); i2c({id, scl, sda, freq}) is called once per bus."""
     if not isinstance(entries, list) or len(entries) > _MAX_SENSORS:
         raise _err("device.sensors", "a list of at most %d sensors" % _MAX_SENSORS, entries)
     checked = [check_entry("device.sensors[%d]" % i, e) for i, e in enumerate(entries)]
-    seen_ids, seen_oids, buses = {}, {}, {}
+    seen_ids, seen_oids, buses, chips = {}, {}, {}, {}
     for i, c in enumerate(checked):
         path = "device.sensors[%d]" % i
         if c[1] in seen_ids:
@@ -142,10 +142,16 @@ def build(entries, i2c=None, internal_temperature=None):
             if prev is not None and prev[0] != bus:
                 raise _err(path + ".bus", "the same pins and frequency as the other sensors on bus %r"
                            % (bus[0],), e["bus"])
+            addr = e.get("address", 0x76)
+            if (bus[0], addr) in chips:
+                raise _err(path + ".address", "an address no other sensor on bus %r uses (device.sensors[%d])"
+                           % (bus[0], chips[(bus[0], addr)]), addr)
+            chips[(bus[0], addr)] = i
             if prev is None:
-                prev = buses[bus[0]] = (bus, i2c(e["bus"]))
+                # the board gets the bus with the defaults filled in
+                prev = buses[bus[0]] = (bus, i2c({"id": bus[0], "scl": bus[1], "sda": bus[2], "freq": bus[3]}))
             osrs = e.get("oversampling", {})
-            reader = _BME280(prev[1], e.get("address", 0x76),
+            reader = _BME280(prev[1], addr,
                              tuple(_OSRS.index(osrs.get(q, 1)) for q in ("temperature", "pressure", "humidity")))
         out.append(Sensor(c[1], c[2], c[3], c[4], c[5], reader))
     return tuple(out)

@@ -1,6 +1,6 @@
 # Sensors as plug-ins, configured by config.json's `device.sensors` list.
 #
-#   sensors = build(doc["device"]["sensors"], i2c=board.i2c,
+#   sensors = build(doc["device"]["sensors"], i2c=board.i2c,      # i2c({id, scl, sda, freq})
 #                   internal_temperature=board.internal_temperature)
 #   sampler = Sampler(sensors)
 #   values, errors = await sampler.sample()   # {object_id: value or None}, [error dicts]
@@ -21,7 +21,8 @@
 # metadata discovery announces: unit, HA device_class and state_class.
 #
 # The board supplies the hardware: `i2c(bus)` returns a machine.I2C-like object for a
-# bus entry (called once per distinct bus), `internal_temperature()` returns degC.
+# bus {id, scl, sda, freq} (defaults filled in; called once per bus id),
+# `internal_temperature()` returns degC.
 # Reads are coroutines: the BME280 waits for its conversion with asyncio.sleep.
 # A failing sensor gives None for its values and an error entry
 # {"sensor": id, "error": code, "message": text}; the others are read as usual.

@@ -3,7 +3,7 @@ umqtt.simple, all in one MicroPython process against one local Mosquitto; then h
 figures from .mpy builds: heap in use after import and while connected, and the
 smallest -X heapsize that imports, connects and publishes 100 QoS 1 messages.
 
-    tools/bench [client]         (or: .venv/bin/python tools/bench_client.py)
+    tools/bench [client]         (or: .venv/bin/python tools/benchmarks/client.py)
 """
 import io
 import os
@@ -15,8 +15,9 @@ import tempfile
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
+TOOLS = os.path.dirname(HERE)
+ROOT = os.path.dirname(TOOLS)
+sys.path.insert(0, TOOLS)
 
 from lghost import mpy  # noqa: E402
 from lghost.mosquitto import Broker  # noqa: E402
@@ -54,7 +55,7 @@ def run_mp(script, args, heap=None, path=(), lib=True, timeout=600):
 
 
 def rates(broker, umqtt):
-    p = run_mp(os.path.join(HERE, "bench_client_mp.py"), [broker.host, str(broker.port)],
+    p = run_mp(os.path.join(HERE, "client_mp.py"), [broker.host, str(broker.port)],
                path=[umqtt] if umqtt else [])
     if p.returncode:
         raise SystemExit("bench run failed:\n" + p.stdout + p.stderr)
@@ -69,7 +70,7 @@ def rates(broker, umqtt):
 
 
 def heap_figures(broker, mpydir):
-    script = os.path.join(HERE, "bench_heap_mp.py")
+    script = os.path.join(HERE, "heap_mp.py")
     p = run_mp(script, [broker.host, str(broker.port), "0"], heap="256k", path=[mpydir], lib=False)
     figs = dict(re.findall(r"^(\w+)=(\d+)$", p.stdout, re.M))
     if p.returncode or "connected" not in figs:

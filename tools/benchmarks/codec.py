@@ -1,8 +1,8 @@
 # Codec throughput on the hot path: a QoS 1 PUBLISH with a 64-byte payload, encoded
 # and decoded on MQTT 3.1.1 and 5.0, next to hand-rolled minimal loops that do only
 # what the wire needs (the ceiling). Run under MicroPython:
-#   MICROPYPATH=.frozen:lib micropython tools/bench_codec.py
-# (CPython works too: PYTHONPATH=lib python3 tools/bench_codec.py)
+#   MICROPYPATH=.frozen:lib micropython tools/benchmarks/codec.py
+# (CPython works too: PYTHONPATH=lib python3 tools/benchmarks/codec.py)
 import sys
 import time
 

@@ -1,4 +1,4 @@
-# Runs under MicroPython for tools/bench_client.py: heap in use (gc.mem_alloc after
+# Runs under MicroPython for tools/benchmarks/client.py: heap in use (gc.mem_alloc after
 # gc.collect) before any import, after importing, and while connected; then publishes
 # N QoS 1 messages. argv: host port N [client|connector]
 import gc

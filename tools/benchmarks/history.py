@@ -9,13 +9,13 @@
 # - history read of the newest 100 messages of one topic (of 5) from the full log.
 # Times include the emulator's own Python cost.
 #
-#   micropython -X heapsize=16m tools/bench_history.py [puts]
+#   micropython -X heapsize=16m tools/benchmarks/history.py [puts]
 import sys
 import time
 
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-sys.path.insert(0, _here + "/../host_tests/portable")
-sys.path.insert(0, _here + "/../lib")
+sys.path.insert(0, _here + "/../../host_tests/portable")
+sys.path.insert(0, _here + "/../../lib")
 
 from flashsim import lfs_boot, raw_boot  # noqa: E402
 from lgmqtt.history import History  # noqa: E402

@@ -1,4 +1,4 @@
-# Runs under MicroPython (tools/bench_client.py starts it): publish-rate benchmarks of
+# Runs under MicroPython (tools/benchmarks/client.py starts it): publish-rate benchmarks of
 # lgmqtt against baselines, all in ONE interpreter process against one local Mosquitto,
 # so the figures compare as ratios. Prints one "RESULT name msgs count seconds" line each.
 # argv: host port [umqtt-dir]

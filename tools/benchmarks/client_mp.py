@@ -125,7 +125,9 @@ def umqtt_runs():
 
 
 async def lgmqtt_runs():
-    from lgmqtt.client import Client
+    import lgapi
+
+    Client = lgapi.client_class()
 
     c = Client({"host": HOST, "port": PORT, "clientId": "bench-lg", "maxInflight": 20})
     await c.connect()

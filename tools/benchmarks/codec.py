@@ -6,7 +6,9 @@
 import sys
 import time
 
-from lgmqtt import codec
+import lgapi
+
+codec = lgapi.codec()
 
 TOPIC = "sensors/node-7/temperature"
 PAYLOAD = bytes(range(64))

@@ -9,7 +9,9 @@
 import gc
 import sys
 
-from lgmqtt.topic import compile_filter, match, match_levels
+import lgapi
+
+match, match_levels, compile_filter = lgapi.topic_matchers()
 
 try:
     from time import ticks_diff, ticks_us

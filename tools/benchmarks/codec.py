@@ -127,6 +127,11 @@ def main():
         rows.append(("decode v%d, 16 per read" % version, rate(fn, 0) * k, ceil_d))
     for name, r, ceil in rows:
         print("%-30s %9.0f packets/s   %5.2f of ceiling" % (name, r, r / ceil))
+    if "--json" in sys.argv:  # for tools/benchmarks/report.py
+        import json
+
+        for name, r, ceil in rows:
+            print("@@BENCH " + json.dumps({"name": name, "rate": r, "ratio": r / ceil}))
 
 
 main()

@@ -169,8 +169,11 @@ def peer_version(peer, sources):
     if peer.module == "umqtt" and version:
         return dict(kv.split(" ") for kv in version.split(", ")).get(peer.arg, version)
     if peer.source == "pypi" and version:
-        parts = [p for p in version.split(", ") if p.startswith("aiomqttc" if peer.module == "aiomqttc" else "chumicro")]
-        return ", ".join(parts)
+        parts = version.split(", ")
+        if peer.module == "aiomqttc":
+            return next((p.split(" ")[1] for p in parts if p.startswith("aiomqttc ")), version)
+        own = next((p.split(" ")[1] for p in parts if p.startswith("chumicro-mqtt ")), "?")
+        return "%s (%s)" % (own, ", ".join(p for p in parts if p.startswith("chumicro-") and "mqtt" not in p))
     return version or "-"
 
 

@@ -142,7 +142,7 @@ def run_throughput(micropython, brokers, sources, peer_list=peerlib.PEERS, cases
                         if pp is None:
                             missing[p.name] = why
                         else:
-                            path += [x for x in pp + list(getattr(p, "extra_path", ())) if x not in path]
+                            path += [x for x in pp if x not in path]
                     drv = Driver(micropython, path, broker.host, broker.port)
                     try:
                         for case in cases:

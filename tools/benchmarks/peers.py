@@ -40,26 +40,34 @@ class Peer:
     """One column of the comparison: `module` is its adapter in tools/benchmarks/mp/
     (peer_<module>.py, run by mp/driver.py), `arg` a variant the adapter understands,
     `source` the fetched code it needs on MICROPYPATH, `group` the driver process it
-    shares (the raw ceilings run in lgmqtt's process, as the issue asks)."""
+    shares (the raw ceilings run in lgmqtt's process, as the issue asks), `extra_path`
+    folders of adapters kept elsewhere (the tests' fake peers)."""
 
-    def __init__(self, name, module, arg="", source=None, group=None, cases=None, stubs=False):
+    def __init__(self, name, module, arg="", source=None, group=None, cases=None, stubs=False, extra_path=(),
+                 heap=True):
         self.name, self.module, self.arg, self.source = name, module, arg, source
         self.group = group or name
         self.cases = cases  # None: every throughput case
         self.stubs = stubs
+        self.extra_path = list(extra_path)
+        self.heap = heap  # in the heap-per-peer table (not the ceilings, nor a second umqtt)
 
 
 CONNECTOR_CASES = ("qos1_serial", "qos1_window", "qos2_serial")
 PEERS = (
     Peer("lgmqtt", "lgmqtt", group="lgmqtt"),
-    Peer("raw asyncio", "raw", group="lgmqtt"),
+    Peer("raw asyncio", "raw", group="lgmqtt", heap=False),
     Peer("umqtt.simple", "umqtt", "simple", source="umqtt"),
     Peer("umqtt.robust", "umqtt", "robust", source="umqtt"),
+    Peer("umqtt.simple + app TCP_NODELAY", "umqtt", "simple-nodelay", source="umqtt",
+         cases=("qos0", "qos1_serial"), heap=False),
     Peer("mqtt_as", "mqtt_as", source="mqtt_as", stubs=True),
     Peer("aiomqttc", "aiomqttc", source="pypi", stubs=True),
     Peer("chumicro-mqtt", "chumicro", source="pypi"),
-    Peer("lgmqtt connector (RAM store)", "connector", "ram", group="connector", cases=CONNECTOR_CASES),
-    Peer("lgmqtt connector (file store)", "connector", "file", group="connector", cases=CONNECTOR_CASES),
+    Peer("lgmqtt connector (RAM store)", "connector", "ram", group="connector", cases=CONNECTOR_CASES,
+         heap=False),
+    Peer("lgmqtt connector (file store)", "connector", "file", group="connector", cases=CONNECTOR_CASES,
+         heap=False),
 )
 
 
@@ -167,7 +175,7 @@ def peer_version(peer, sources):
         return lgmqtt_version() if peer.module in ("lgmqtt", "connector") else "in the bench"
     path, version, reason = sources.get(peer.source, (None, None, "no such source"))
     if peer.module == "umqtt" and version:
-        return dict(kv.split(" ") for kv in version.split(", ")).get(peer.arg, version)
+        return dict(kv.split(" ") for kv in version.split(", ")).get(peer.arg.split("-")[0], version)
     if peer.source == "pypi" and version:
         parts = version.split(", ")
         if peer.module == "aiomqttc":
@@ -187,4 +195,4 @@ def mp_path(peer, sources):
         path.append(src)
     if peer.stubs:
         path.append(STUBS)
-    return path, None
+    return path + peer.extra_path, None

@@ -69,13 +69,14 @@ def fakes(tmp_path):
     return str(tmp_path)
 
 
-def _cases(*keys):
-    return [c for c in harness.CASES if c.key in keys]
+def _cases(*keys, n=40):
+    # the report's cases, with few messages each: the behaviour is what is checked here
+    return [harness.Case(c.key, c.title, c.qos, c.window, n, c.version) for c in harness.CASES if c.key in keys]
 
 
-def _run(mosquitto, peer_list, cases, n_scale=0.02, log=lambda line: None):
-    return harness.run_throughput(mpy.micropython_binary(), [("default", mosquitto)], {}, peer_list, cases,
-                                  rounds=1, cap_ms=2000, scale=n_scale, log=log)
+def _run(mosquitto, peer_list, cases, sources=None, log=lambda line: None):
+    return harness.run_throughput(mpy.micropython_binary(), [("default", mosquitto)], sources or {}, peer_list,
+                                  cases, rounds=1, cap_ms=2000, log=log)
 
 
 def test_failing_peers_are_reported_and_the_run_goes_on(mosquitto, fakes):
@@ -105,7 +106,7 @@ def test_failing_peers_are_reported_and_the_run_goes_on(mosquitto, fakes):
 def test_a_lost_message_is_not_counted(mosquitto, fakes):
     peer_list = [peerlib.Peer("lossy", "fakelossy", extra_path=[fakes]),
                  peerlib.Peer("raw asyncio", "raw", group="lossy")]
-    recs = _run(mosquitto, peer_list, _cases("qos1_serial"), n_scale=0.02)  # 40 messages
+    recs = _run(mosquitto, peer_list, _cases("qos1_serial", n=40))
     lossy = next(r for r in recs if r["peer"] == "lossy")
     raw = next(r for r in recs if r["peer"] == "raw asyncio")
     assert lossy["status"] == "ok" and lossy["sent"] == 40, lossy
@@ -119,10 +120,8 @@ def test_a_lost_message_is_not_counted(mosquitto, fakes):
 def test_unsupported_cases_keep_their_row_with_the_reason(mosquitto):
     src = peerlib.fetch_umqtt(os.path.join(peerlib.ROOT, "build", "bench", "peers"))
     assert src[2] is None, src
-    recs = harness.run_throughput(mpy.micropython_binary(), [("default", mosquitto)], {"umqtt": src},
-                                  [peerlib.Peer("umqtt.simple", "umqtt", "simple", source="umqtt")],
-                                  _cases("qos0", "qos2_serial", "qos1_serial_v5"), rounds=1, cap_ms=2000,
-                                  scale=0.02, log=lambda line: None)
+    recs = _run(mosquitto, [peerlib.Peer("umqtt.simple", "umqtt", "simple", source="umqtt")],
+                _cases("qos0", "qos2_serial", "qos1_serial_v5", n=100), sources={"umqtt": src})
     by = {r["case"]: r for r in recs}
     assert by["qos0"]["status"] == "ok" and by["qos0"]["delivered"] == by["qos0"]["sent"] == 100, by["qos0"]
     assert by["qos2_serial"]["status"] == "unsupported" and "QoS 2" in by["qos2_serial"]["reason"]
@@ -130,11 +129,9 @@ def test_unsupported_cases_keep_their_row_with_the_reason(mosquitto):
 
 
 def test_a_missing_source_is_a_reason_not_a_dead_run(mosquitto):
-    recs = harness.run_throughput(mpy.micropython_binary(), [("default", mosquitto)],
-                                  {"mqtt_as": (None, None, "mqtt_as not found (shared/baselines/mqtt_as/)")},
-                                  [peerlib.Peer("mqtt_as", "mqtt_as", source="mqtt_as", stubs=True),
-                                   peerlib.Peer("raw asyncio", "raw")], _cases("qos0"), rounds=1, cap_ms=2000,
-                                  scale=0.02, log=lambda line: None)
+    recs = _run(mosquitto, [peerlib.Peer("mqtt_as", "mqtt_as", source="mqtt_as", stubs=True),
+                            peerlib.Peer("raw asyncio", "raw")], _cases("qos0"),
+                sources={"mqtt_as": (None, None, "mqtt_as not found (shared/baselines/mqtt_as/)")})
     by = {r["peer"]: r for r in recs}
     assert by["mqtt_as"]["status"] == "unavailable" and "not found" in by["mqtt_as"]["reason"]
     assert by["raw asyncio"]["status"] == "ok"

@@ -44,30 +44,47 @@ class Peer:
     folders of adapters kept elsewhere (the tests' fake peers)."""
 
     def __init__(self, name, module, arg="", source=None, group=None, cases=None, stubs=False, extra_path=(),
-                 heap=True):
+                 heap=True, note=""):
         self.name, self.module, self.arg, self.source = name, module, arg, source
         self.group = group or name
         self.cases = cases  # None: every throughput case
         self.stubs = stubs
         self.extra_path = list(extra_path)
         self.heap = heap  # in the heap-per-peer table (not the ceilings, nor a second umqtt)
+        self.note = note  # how it is driven, for the report's reader
 
 
 CONNECTOR_CASES = ("qos1_serial", "qos1_window", "qos2_serial")
 PEERS = (
-    Peer("lgmqtt", "lgmqtt", group="lgmqtt"),
-    Peer("raw asyncio", "raw", group="lgmqtt", heap=False),
-    Peer("umqtt.simple", "umqtt", "simple", source="umqtt"),
-    Peer("umqtt.robust", "umqtt", "robust", source="umqtt"),
+    Peer("lgmqtt", "lgmqtt", group="lgmqtt",
+         note="lgmqtt.client.Client alone; windowed: 20 producers awaiting publish(), maxInflight 20."),
+    Peer("raw asyncio", "raw", group="lgmqtt", heap=False,
+         note="the ceiling, in lgmqtt's process: hand-written MQTT over asyncio streams, prebuilt packets, "
+              "TCP_NODELAY; lock-step (serial) or a reader task counting acks (windowed)."),
+    Peer("umqtt.simple", "umqtt", "simple", source="umqtt",
+         note="as shipped: blocking socket with Nagle on; a PUBLISH goes out in four writes, then it blocks "
+              "for the PUBACK, so serial QoS 1 waits on Nagle and delayed ACKs whatever the broker does."),
+    Peer("umqtt.robust", "umqtt", "robust", source="umqtt",
+         note="umqtt.simple with reconnect on OSError. Its QoS 0 stream is about 10x slower than umqtt.simple's "
+              "here, CPU-bound in the interpreter, when every publish passes the same payload object (as this "
+              "bench does for every peer); with a fresh bytes object per call it runs as fast as umqtt.simple. "
+              "Seen on the pip build and a 32-bit build alike; cause not found."),
     Peer("umqtt.simple + app TCP_NODELAY", "umqtt", "simple-nodelay", source="umqtt",
-         cases=("qos0", "qos1_serial"), heap=False),
-    Peer("mqtt_as", "mqtt_as", source="mqtt_as", stubs=True),
-    Peer("aiomqttc", "aiomqttc", source="pypi", stubs=True),
-    Peer("chumicro-mqtt", "chumicro", source="pypi"),
+         cases=("qos0", "qos1_serial"), heap=False,
+         note="umqtt.simple with TCP_NODELAY set by the application after connect()."),
+    Peer("mqtt_as", "mqtt_as", source="mqtt_as", stubs=True,
+         note="stub machine/network for the unix port; publish() checks for its PUBACK every 100 ms."),
+    Peer("aiomqttc", "aiomqttc", source="pypi", stubs=True,
+         note="stub machine.RTC for its log lines; QoS 1 publish() polls for its PUBACK every 100 ms and "
+              "logs each one on stdout."),
+    Peer("chumicro-mqtt", "chumicro", source="pypi",
+         note="tick loop: handle() back to back with nothing else in the loop (never sleeps); publish() "
+              "queues at most 20 packets."),
     Peer("lgmqtt connector (RAM store)", "connector", "ram", group="connector", cases=CONNECTOR_CASES,
-         heap=False),
+         heap=False, note="Connector.execute('mqtt:publish', 'write') through the outbox, history in RAM "
+                          "(64 KB); a QoS 1/2 write returns after the broker's ack."),
     Peer("lgmqtt connector (file store)", "connector", "file", group="connector", cases=CONNECTOR_CASES,
-         heap=False),
+         heap=False, note="the same with config.history.path: segment files under /tmp (host disk)."),
 )
 
 

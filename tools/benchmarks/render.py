@@ -62,6 +62,16 @@ def header(res):
     return lines
 
 
+def peers_list(res):
+    notes = res["meta"].get("peer_notes") or {}
+    if not notes:
+        return []
+    out = ["## Peers and how each is driven", ""]
+    for name, version in res["meta"].get("peers", {}).items():
+        out.append("- **%s** %s%s" % (name, version, (": " + notes[name]) if notes.get(name) else ""))
+    return out + [""]
+
+
 def targets_table(res):
     brokers = _brokers(res)
     rows = S.targets(res["throughput"], res.get("codec", []))
@@ -185,6 +195,7 @@ def render(res, out_dir):
     for key, alt in (("heap", "heap per peer"), ("heap_lg", "lgmqtt heap versus subscriptions and window")):
         if paths.get(key):
             lines += ["![%s](%s)" % (alt, os.path.basename(paths[key])), ""]
+    lines += peers_list(res)
     report = os.path.join(out_dir, "report.md")
     with open(report, "w") as f:
         f.write("\n".join(lines))

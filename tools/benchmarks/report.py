@@ -46,6 +46,7 @@ def collect(micropython, rounds, cap_ms, scale, peer_list=peerlib.PEERS, cases=h
                            "settings": dict(harness.BROKERS), "common": harness.BROKER_COMMON},
                 "machine": figures.machine(),
                 "peers": {p.name: peerlib.peer_version(p, sources) for p in peer_list},
+                "peer_notes": {p.name: p.note for p in peer_list if p.note},
                 "cases": [vars(c) for c in cases], "heap_publishes": 20, "elapsed_s": {}}
         res = {"meta": meta}
         t0 = time.monotonic()

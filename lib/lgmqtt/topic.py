@@ -9,7 +9,7 @@
 #   without wildcards.
 # - compile_filter(filt) once, then match_levels(levels, name) per message allocates
 #   nothing at all. Use it in hot paths. Measured under MicroPython 1.29 (unix port,
-#   tools/bench_topic.py): match() leaves 96-192 B of garbage per call and runs at
+#   tools/benchmarks/topic.py): match() leaves 96-192 B of garbage per call and runs at
 #   ~330k/s with a 128 KB heap but ~67k/s with 2 MB, while match_levels holds ~0.8M/s
 #   at both. Probable cause: a function with many locals gets its frame from the heap,
 #   and allocations after that frame is freed rescan the uncollected garbage.

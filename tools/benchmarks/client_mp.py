@@ -1,4 +1,4 @@
-# Runs under MicroPython (tools/bench_client.py starts it): publish-rate benchmarks of
+# Runs under MicroPython (tools/benchmarks/client.py starts it): publish-rate benchmarks of
 # lgmqtt against baselines, all in ONE interpreter process against one local Mosquitto,
 # so the figures compare as ratios. Prints one "RESULT name msgs count seconds" line each.
 # argv: host port [umqtt-dir]
@@ -125,7 +125,9 @@ def umqtt_runs():
 
 
 async def lgmqtt_runs():
-    from lgmqtt.client import Client
+    import lgapi
+
+    Client = lgapi.client_class()
 
     c = Client({"host": HOST, "port": PORT, "clientId": "bench-lg", "maxInflight": 20})
     await c.connect()

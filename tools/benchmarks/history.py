@@ -9,18 +9,20 @@
 # - history read of the newest 100 messages of one topic (of 5) from the full log.
 # Times include the emulator's own Python cost.
 #
-#   micropython -X heapsize=16m tools/bench_history.py [puts]
+#   micropython -X heapsize=16m tools/benchmarks/history.py [puts]
 import sys
 import time
 
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-sys.path.insert(0, _here + "/../host_tests/portable")
-sys.path.insert(0, _here + "/../lib")
+sys.path.insert(0, _here + "/../../host_tests/portable")
+sys.path.insert(0, _here + "/../../lib")
+sys.path.insert(0, _here)
 
 from flashsim import lfs_boot, raw_boot  # noqa: E402
-from lgmqtt.history import History  # noqa: E402
-from lgmqtt.outbox import Outbox  # noqa: E402
-from lgmqtt.ringlog import RingLog  # noqa: E402
+import lgapi  # noqa: E402
+
+History, Outbox = lgapi.history_outbox_classes()
+RingLog = lgapi.ringlog_class()
 
 SEG, NSEG = 65536, 4
 TOPICS = 5

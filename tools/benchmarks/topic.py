@@ -1,7 +1,7 @@
 # Micro-benchmark of lgmqtt.topic.match, beside a split()-based matcher for scale.
 # Runs under MicroPython and CPython:
-#   MICROPYPATH=.frozen:lib micropython tools/bench_topic.py
-#   PYTHONPATH=lib python3 tools/bench_topic.py
+#   MICROPYPATH=.frozen:lib micropython tools/benchmarks/topic.py
+#   PYTHONPATH=lib python3 tools/benchmarks/topic.py
 #   ... -X heapsize=128k  (a board-sized heap; allocating matchers get faster with a
 #   smaller heap, see the note in lib/lgmqtt/topic.py)
 # Prints matches/s and, under MicroPython, heap bytes left as garbage per call, for
@@ -9,7 +9,9 @@
 import gc
 import sys
 
-from lgmqtt.topic import compile_filter, match, match_levels
+import lgapi
+
+match, match_levels, compile_filter = lgapi.topic_matchers()
 
 try:
     from time import ticks_diff, ticks_us

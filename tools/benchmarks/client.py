@@ -1,60 +1,47 @@
 """Client benchmark: lgmqtt against a raw-socket loop, a raw asyncio loop and
-umqtt.simple, all in one MicroPython process against one local Mosquitto; then heap
+umqtt.simple 1.8.0, all in one MicroPython process against one local Mosquitto; then heap
 figures from .mpy builds: heap in use after import and while connected, and the
 smallest -X heapsize that imports, connects and publishes 100 QoS 1 messages.
 
-    tools/bench [client]         (or: .venv/bin/python tools/bench_client.py)
+    tools/bench [client]         (or: .venv/bin/python tools/benchmarks/client.py)
 """
-import io
 import os
 import re
 import subprocess
 import sys
-import tarfile
-import tempfile
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
+TOOLS = os.path.dirname(HERE)
+ROOT = os.path.dirname(TOOLS)
+sys.path.insert(0, TOOLS)
 
 from lghost import mpy  # noqa: E402
 from lghost.mosquitto import Broker  # noqa: E402
 from lghost.mpybuild import build_mpy  # noqa: E402
 
+sys.path.insert(0, HERE)
+import peers  # noqa: E402
+
 CACHE = os.path.join(ROOT, "build", "bench")
 
 
 def fetch_umqtt():
-    """umqtt.simple 1.3.4 from the package index pip is configured with. Its sdist has no
-    setup.py, so pip cannot install it: take the URL pip reports and unpack simple.py."""
-    dest = os.path.join(CACHE, "umqtt")
-    if os.path.exists(os.path.join(dest, "umqtt", "simple.py")):
-        return dest
-    p = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-d", tempfile.mkdtemp(),
-                        "micropython-umqtt.simple==1.3.4"], capture_output=True, text=True)
-    m = re.search(r"from (https?://\S+\.tar\.gz)", p.stdout + p.stderr)
-    if not m:
-        print("bench: umqtt.simple unavailable (pip said: %s)" % (p.stderr.strip().splitlines() or ["?"])[-1])
-        return None
-    data = urllib.request.urlopen(m.group(1), timeout=60).read()
-    with tarfile.open(fileobj=io.BytesIO(data)) as t:
-        member = next(x for x in t.getmembers() if x.name.endswith("umqtt/simple.py"))
-        os.makedirs(os.path.join(dest, "umqtt"), exist_ok=True)
-        with open(os.path.join(dest, "umqtt", "simple.py"), "wb") as f:
-            f.write(t.extractfile(member).read())
-    return dest
+    """umqtt.simple 1.8.0 from the MicroPython source archive (peers.py); None if absent."""
+    path, version, why = peers.fetch_umqtt(os.path.join(CACHE, "peers"))
+    if path is None:
+        print("bench: umqtt.simple unavailable: %s" % why)
+    return path
 
 
 def run_mp(script, args, heap=None, path=(), lib=True, timeout=600):
     env = dict(os.environ)
-    env["MICROPYPATH"] = ":".join([".frozen"] + list(path) + ([mpy.LIB] if lib else []))
+    env["MICROPYPATH"] = ":".join([".frozen", HERE] + list(path) + ([mpy.LIB] if lib else []))
     cmd = [mpy.micropython_binary()] + (["-X", "heapsize=" + heap] if heap else []) + [script] + list(args)
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def rates(broker, umqtt):
-    p = run_mp(os.path.join(HERE, "bench_client_mp.py"), [broker.host, str(broker.port)],
+    p = run_mp(os.path.join(HERE, "client_mp.py"), [broker.host, str(broker.port)],
                path=[umqtt] if umqtt else [])
     if p.returncode:
         raise SystemExit("bench run failed:\n" + p.stdout + p.stderr)
@@ -69,7 +56,7 @@ def rates(broker, umqtt):
 
 
 def heap_figures(broker, mpydir):
-    script = os.path.join(HERE, "bench_heap_mp.py")
+    script = os.path.join(HERE, "heap_mp.py")
     p = run_mp(script, [broker.host, str(broker.port), "0"], heap="256k", path=[mpydir], lib=False)
     figs = dict(re.findall(r"^(\w+)=(\d+)$", p.stdout, re.M))
     if p.returncode or "connected" not in figs:

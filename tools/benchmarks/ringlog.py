@@ -5,17 +5,20 @@
 # (vfs.VfsLfs2, what the boards mount) and the raw block device (BlockStorage, an
 # esp32.Partition-style partition). Times include the emulator's own Python cost.
 #
-#   micropython tools/bench_ringlog.py [records]
+#   micropython tools/benchmarks/ringlog.py [records]
 import sys
 import time
 
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-sys.path.insert(0, _here + "/../host_tests/portable")
-sys.path.insert(0, _here + "/../lib")
+sys.path.insert(0, _here + "/../../host_tests/portable")
+sys.path.insert(0, _here + "/../../lib")
+sys.path.insert(0, _here)
 
 from flashsim import lfs_boot, raw_boot  # noqa: E402
-from lgmqtt.logmsg import pack_message, peek_topic  # noqa: E402
-from lgmqtt.ringlog import RingLog  # noqa: E402
+import lgapi  # noqa: E402
+
+pack_message, peek_topic = lgapi.log_message()
+RingLog = lgapi.ringlog_class()
 
 SEG, NSEG = 65536, 4  # 256 KB of log
 TOPICS = 5

@@ -1,12 +1,14 @@
 # Codec throughput on the hot path: a QoS 1 PUBLISH with a 64-byte payload, encoded
 # and decoded on MQTT 3.1.1 and 5.0, next to hand-rolled minimal loops that do only
 # what the wire needs (the ceiling). Run under MicroPython:
-#   MICROPYPATH=.frozen:lib micropython tools/bench_codec.py
-# (CPython works too: PYTHONPATH=lib python3 tools/bench_codec.py)
+#   MICROPYPATH=.frozen:lib micropython tools/benchmarks/codec.py
+# (CPython works too: PYTHONPATH=lib python3 tools/benchmarks/codec.py)
 import sys
 import time
 
-from lgmqtt import codec
+import lgapi
+
+codec = lgapi.codec()
 
 TOPIC = "sensors/node-7/temperature"
 PAYLOAD = bytes(range(64))
@@ -125,6 +127,11 @@ def main():
         rows.append(("decode v%d, 16 per read" % version, rate(fn, 0) * k, ceil_d))
     for name, r, ceil in rows:
         print("%-30s %9.0f packets/s   %5.2f of ceiling" % (name, r, r / ceil))
+    if "--json" in sys.argv:  # for tools/benchmarks/report.py
+        import json
+
+        for name, r, ceil in rows:
+            print("@@BENCH " + json.dumps({"name": name, "rate": r, "ratio": r / ceil}))
 
 
 main()

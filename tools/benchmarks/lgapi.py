@@ -1,0 +1,63 @@
+# The one place the benchmarks import lgmqtt (MicroPython and CPython alike). The
+# library's modules are moving into packages (lgmqtt.net.client, lgmqtt.store, ...):
+# when they do, only these functions change. Each import happens when its function is
+# called, so a heap figure only pays for what it uses.
+
+
+def client_class():
+    """lgmqtt.client.Client: Client(cfg).connect(), publish(topic, payload, qos, retain,
+    props, wait=True), window_ready(qos), subscribe([(filter, opts)]), disconnect()."""
+    from lgmqtt.client import Client
+
+    return Client
+
+
+def connector_class():
+    """lgmqtt.Connector: Connector(doc), await execute(capability, operation, params)."""
+    from lgmqtt import Connector
+
+    return Connector
+
+
+def codec():
+    """lgmqtt.codec: encode_publish(version, topic, payload, qos, retain, dup, pid[, props]),
+    Decoder(version).feed(data) / next_packet(), CONTENT_TYPE."""
+    from lgmqtt import codec as c
+
+    return c
+
+
+def open_store(history_cfg, storage=None):
+    """lgmqtt.store.open_store(config.history) -> (History, Outbox) on one ring log."""
+    from lgmqtt.store import open_store as o
+
+    return o(history_cfg, storage=storage)
+
+
+def ringlog_class():
+    """lgmqtt.ringlog.RingLog(storage, segment_size=, segments=)."""
+    from lgmqtt.ringlog import RingLog
+
+    return RingLog
+
+
+def history_outbox_classes():
+    """(lgmqtt.history.History, lgmqtt.outbox.Outbox), built over one RingLog."""
+    from lgmqtt.history import History
+    from lgmqtt.outbox import Outbox
+
+    return History, Outbox
+
+
+def log_message():
+    """(pack_message(topic, payload, qos=), peek_topic(body)): the log's record format."""
+    from lgmqtt.logmsg import pack_message, peek_topic
+
+    return pack_message, peek_topic
+
+
+def topic_matchers():
+    """(match(filter, name), match_levels(levels, name), compile_filter(filter))."""
+    from lgmqtt.topic import compile_filter, match, match_levels
+
+    return match, match_levels, compile_filter

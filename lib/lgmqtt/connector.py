@@ -12,13 +12,14 @@
 import asyncio
 
 from lgmqtt import client as C
-from lgmqtt import codec
+from lgmqtt.compat import const, time_s
 from lgmqtt import payloads
-from lgmqtt.compat import time_s
 from lgmqtt.delivery import Delivery
 from lgmqtt.errors import (ConnectorError, CALLBACK_ERROR, CAPABILITY_DISABLED, CONFIG_ERROR, INTERNAL_ERROR,
                            INVALID_PARAMS, NOT_CONNECTED)
 from lgmqtt.isotime import format_iso
+
+_CONTENT_TYPE = const(0x03)
 
 _MAX_CALLBACK_TASKS = 16  # coroutine callbacks running at once; beyond that an event is dropped
 
@@ -250,7 +251,7 @@ class Connector:
         props = pkt.props or {}
         if self.history.wants(pkt.topic):
             self.history.record("received", pkt.topic, pkt.payload, pkt.qos, pkt.retain, props or None)
-        value, err = payloads.decode_checked(pkt.payload, props.get(codec.CONTENT_TYPE))
+        value, err = payloads.decode_checked(pkt.payload, props.get(_CONTENT_TYPE))
         m = {"topic": pkt.topic, "payload": value, "rawPayload": bytes(pkt.payload), "qos": pkt.qos,
              "retain": pkt.retain, "dup": pkt.dup, "messageId": pkt.pid,
              "properties": payloads.props_from_wire(props), "timestamp": _now_iso()}
@@ -276,6 +277,8 @@ class Connector:
         st["outbox"] = self.outbox.stats()
         st["subscriptions"] = [{"topic": t, "qos": q} for t, q in self.subscriptions.items()]
         st["capabilities"] = list(self.capabilities)
+        if self.remote is not None:
+            st["remote"] = self.remote.stats()
         st["timestamp"] = _now_iso()
         return st
 

@@ -1,11 +1,13 @@
 # mqtt:history read / clear / retained. The log scans are paced: the event loop gets a
 # turn every few records (lgmqtt.delivery.paced), so a long history never stalls a node.
-from lgmqtt import codec
+from lgmqtt.compat import const
 from lgmqtt import payloads
 from lgmqtt import topic as T
 from lgmqtt.delivery import paced
 from lgmqtt.errors import ConnectorError, INVALID_PARAMS
 from lgmqtt.ops import _bad, _topic_param
+
+_CONTENT_TYPE = const(0x03)
 
 
 async def history_read(conn, params):
@@ -32,7 +34,7 @@ def _for_user(entries):
     # the payload decoded by its contentType, properties by their names.
     for e in entries:
         props = e.get("properties") or {}
-        e["payload"] = payloads.decode(e["payload"], props.get(codec.CONTENT_TYPE))
+        e["payload"] = payloads.decode(e["payload"], props.get(_CONTENT_TYPE))
         if props:
             e["properties"] = payloads.props_from_wire(props)
 

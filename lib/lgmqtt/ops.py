@@ -11,6 +11,8 @@ from lgmqtt import topic as T
 from lgmqtt.errors import (ConnectorError, INVALID_PARAMS, NOT_CONNECTED, PAYLOAD_TOO_LARGE, QOS_ERROR,
                            TOPIC_ERROR)
 
+_CONTENT_TYPE = const(0x03)
+
 SUPPORTED_QOS = [0, 1, 2]
 _PUBLISH = const(3)
 _PAYLOAD_FORMAT_INDICATOR = const(0x01)
@@ -54,8 +56,8 @@ def _prepare(conn, m):
     # checked on both versions (bad input is an error either way), sent only on 5.0
     props = payloads.props_to_wire(m.get("properties"))
     if v5:
-        if ctype and codec.CONTENT_TYPE not in props and m.get("payload") is not None:
-            props[codec.CONTENT_TYPE] = ctype
+        if ctype and _CONTENT_TYPE not in props and m.get("payload") is not None:
+            props[_CONTENT_TYPE] = ctype
     elif props:
         _check_props(lambda: encode_props(props, _PUBLISH))
         props = {}

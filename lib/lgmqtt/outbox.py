@@ -42,7 +42,7 @@
 from struct import pack_into
 
 from lgmqtt.compat import const, time_s
-from lgmqtt.errors import OUTBOX_FULL, QOS_ERROR, ConnectorError
+from lgmqtt.errors import OUTBOX_FULL, PAYLOAD_TOO_LARGE, QOS_ERROR, ConnectorError
 from lgmqtt.history import PACE, decode_props, encode_props, run
 from lgmqtt.journal import (DROP_OLDEST, K_DROP, K_INFLIGHT, K_PARK, K_PENDING, REFUSE_NEW, bisect, journal_for,
                             pack_ids)
@@ -77,6 +77,12 @@ class Outbox:
             raise ConnectorError(QOS_ERROR, "qos must be 0, 1 or 2", {"qos": qos, "supportedQos": [0, 1, 2]})
         j = self.journal
         parts = pack_message(topic, payload, qos, retain, encode_props(props))
+        n = len(parts[0]) + len(parts[1])
+        if n > self.log.max_body:
+            raise ConnectorError(PAYLOAD_TOO_LARGE, "message of %d bytes does not fit the outbox: a message must fit in "
+                                 "one log segment of %d bytes (config.history.size / config.history.segments, minus "
+                                 "16): raise config.history.size or lower config.history.segments"
+                                 % (n, self.log.max_body), {"size": n, "limit": self.log.max_body})
         if self.max_pending is not None and len(j.pending) >= self.max_pending:
             if self.policy == REFUSE_NEW:
                 raise self._full("maxPending")

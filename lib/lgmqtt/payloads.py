@@ -9,8 +9,13 @@
 import json
 
 from lgmqtt import codec
+from lgmqtt.compat import const
 from lgmqtt.errors import ConnectorError, INVALID_PARAMS
 from lgmqtt.wire import utf8
+
+_USER_PROPERTY = const(0x26)
+_RESPONSE_TOPIC = const(0x08)
+_CORRELATION_DATA = const(0x09)
 
 # Properties a client must not set on PUBLISH itself: the session owns topic aliases,
 # and subscription identifiers travel only from broker to subscriber.
@@ -81,7 +86,37 @@ def decode_checked(raw, content_type=None):
     return _text_or_bytes(raw), None
 
 
+_MAX_DEPTH = 32  # JSON nesting: CPython's parser recurses (RecursionError), MicroPython's does not
+
+
+def _too_deep(raw):
+    # Only a payload with that many brackets can be that deep: count them in C first.
+    if raw.count(b"[") + raw.count(b"{") <= _MAX_DEPTH:
+        return False
+    depth = 0
+    in_str = esc = False
+    for c in raw:
+        if in_str:
+            if esc:
+                esc = False
+            elif c == 0x5C:  # backslash
+                esc = True
+            elif c == 0x22:
+                in_str = False
+        elif c == 0x22:
+            in_str = True
+        elif c == 0x5B or c == 0x7B:
+            depth += 1
+            if depth > _MAX_DEPTH:
+                return True
+        elif c == 0x5D or c == 0x7D:
+            depth -= 1
+    return False
+
+
 def _json_or_text(raw, declared):
+    if _too_deep(raw):  # the same answer on both interpreters
+        return _text_or_bytes(raw), "JSON payload nested deeper than %d levels: not decoded" % _MAX_DEPTH
     try:
         return json.loads(raw), None
     except ValueError as e:  # not JSON after all
@@ -111,7 +146,7 @@ def props_to_wire(props):
             raise _bad("properties." + str(name), "a known MQTT 5 property name")
         if name in _FORBIDDEN:
             raise _bad("properties." + name, "not set by the client (the session manages it)")
-        if pid == codec.USER_PROPERTY:
+        if pid == _USER_PROPERTY:
             pairs = []
             if isinstance(v, dict):
                 items = v.items()
@@ -126,14 +161,14 @@ def props_to_wire(props):
                         raise _bad("properties.userProperties.%s" % k, "string (or number) values")
                     pairs.append((k, one if isinstance(one, str) else str(one)))
             v = pairs
-        elif pid == codec.RESPONSE_TOPIC:
+        elif pid == _RESPONSE_TOPIC:
             from lgmqtt.topic import validate_name
 
             try:
                 validate_name(v)
             except ConnectorError as e:
                 raise _bad("properties.responseTopic", "a topic name without wildcards (%s)" % e.details["reason"])
-        elif pid == codec.CORRELATION_DATA and isinstance(v, str):
+        elif pid == _CORRELATION_DATA and isinstance(v, str):
             try:
                 v = v.encode()
             except UnicodeError:
@@ -151,7 +186,7 @@ def props_from_wire(props):
     out = {}
     for pid, v in props.items():
         name = codec.property_name(pid)
-        if pid == codec.USER_PROPERTY:
+        if pid == _USER_PROPERTY:
             d = {}
             for k, val in v:
                 if k in d:

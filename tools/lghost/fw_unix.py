@@ -25,7 +25,7 @@ import sys
 import tarfile
 import time
 
-from lghost.mpy import LIB, ROOT
+from lghost.mpy import ROOT
 
 ARCHIVE = os.path.join("shared", "micropython", "micropython-src.tar.xz")
 # The options that make the unix port board-like. FFI and btree need submodules the
@@ -258,16 +258,17 @@ def _build_mpy_cross(src, skey, dest, quiet):
                     {"source": src, "source_key": skey, "seconds": round(time.monotonic() - t0, 1)})
 
 
-def frozen_sources(extra=()):
+def frozen_sources(extra=(), root=ROOT):
     """(manifest lines, hash) of what a frozen build puts in: lib/manifest.py (lgmqtt),
     the boards/ package (the firmware imports it), and `extra` (name, dir) packages."""
     h = hashlib.sha256()
-    _hash_tree(h, LIB, ROOT)
-    _hash_tree(h, os.path.join(ROOT, "boards"), ROOT)
+    lib = os.path.join(root, "lib")
+    _hash_tree(h, lib, root)
+    _hash_tree(h, os.path.join(root, "boards"), root)
     lines = [
         'include("$(PORT_DIR)/variants/standard/manifest.py")',
-        "include(%r)" % os.path.join(LIB, "manifest.py"),
-        "package('boards', base_path=%r)" % ROOT,
+        "include(%r)" % os.path.join(lib, "manifest.py"),
+        "package('boards', base_path=%r)" % root,
     ]
     for name, path in extra:
         path = os.path.abspath(path)

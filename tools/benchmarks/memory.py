@@ -51,6 +51,7 @@ CASES = (
 PEER_OF = {"umqtt_simple": "umqtt", "umqtt_robust": "umqtt", "mqtt_as_v3": "mqtt_as", "mqtt_as_v5": "mqtt_as"}
 FIGURES_N = 100  # publishes behind the after_publish figure
 RUN_TIMEOUT = 30  # a run starved of heap may stall (a task dead of MemoryError): a failure
+NODE_TIMEOUT = 10  # the firmware publishes its 20 messages in about a second
 
 
 def say(msg):
@@ -173,7 +174,7 @@ class Runner:
         reader = threading.Thread(target=lambda: lines.extend(p.stdout), daemon=True)
         reader.start()
         try:
-            while time.monotonic() - t0 < RUN_TIMEOUT and p.poll() is None:
+            while time.monotonic() - t0 < NODE_TIMEOUT and p.poll() is None:
                 if sum(1 for x in list(lines) if x.startswith("published seq=")) >= n:
                     break
                 time.sleep(0.02)

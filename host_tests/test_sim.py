@@ -1,6 +1,7 @@
 """tools/sim end to end: the firmware under real MicroPython, a real Mosquitto, an observer."""
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,6 +35,35 @@ def test_sim_publishes_and_loses_nothing_in_a_board_sized_heap(build):
     published, received, lost = _summary(p.stdout)
     assert published >= 3 and lost == 0 and received >= published, p.stdout
     assert p.stdout.count("telemetry lg/lg-node-1/telemetry {") == received
+
+
+# Smallest heap the frozen32 node ran in (bisection, 4 s at 300 ms): 44 KiB; 56 KiB is
+# that plus a margin, and happens to be the heap an ESP32 without PSRAM starts with.
+FROZEN32_HEAP = "56k"
+
+
+def test_sim_frozen32_firmware_runs_the_frozen_library_in_an_esp32_sized_heap(micropython32):
+    # micropython32 (the session's plain build) skips or fails this as it does the
+    # portable micropython32 items; the sim builds the frozen one from the same cache
+    p = subprocess.run(SIM + ["--firmware", "frozen32", "--duration", "4", "--interval", "300",
+                              "--heap", FROZEN32_HEAP], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "node: firmware: lgmqtt from .frozen/lgmqtt, boards from .frozen/boards" in p.stdout, p.stdout
+    assert "Traceback" not in p.stdout and "MemoryError" not in p.stdout, p.stdout
+    published, received, lost = _summary(p.stdout)
+    assert published >= 3 and lost == 0 and received >= published, p.stdout
+
+
+def test_frozen_boot_refuses_a_library_copy_that_shadows_the_frozen_one(micropython32, tmp_path):
+    # as on a board, the filesystem ('') comes before .frozen: a stray lgmqtt/ there
+    # would run instead of the firmware's, so the frozen32 runs would measure it
+    from lghost import fw_unix, mpy
+
+    shutil.copytree(os.path.join(ROOT, "lib", "lgmqtt"), str(tmp_path / "lgmqtt"))
+    p = mpy.run(os.path.join(ROOT, "tools", "lghost", "frozen_boot.py"), binary=fw_unix.build(frozen=True),
+                lib=False, cwd=str(tmp_path), timeout=60)
+    assert p.returncode == 3, p.stdout + p.stderr
+    assert p.stdout.strip() == "error FIRMWARE lgmqtt is not the frozen copy: lgmqtt", p.stdout
 
 
 def test_sim_unreachable_broker_is_one_clear_line():

@@ -1,6 +1,7 @@
 """Run the firmware as a virtual sensor node and watch its telemetry arrive.
 
-The node is firmware/main.py under the real `micropython` binary, with a temporary
+The node is firmware/main.py under the real `micropython` binary (the pip wheel's, or
+with --firmware a board-like 32-bit build, lgmqtt frozen in or not), with a temporary
 folder as its filesystem (config.json is written there, as `mpremote cp` would). An
 observer (paho-mqtt, an independent client) subscribes before the node starts and
 prints each telemetry message; at the end one summary line compares the two sides.
@@ -111,19 +112,35 @@ def run(args):
         topic = node_config(args, host, port, fsdir)
         observer = Observer(host, port, topic, args.quiet)
         env = {"PYTHONUNBUFFERED": "1"}
-        path = [ROOT]
-        if args.mpy:  # run the library compiled, as `tools/deploy --mpy` puts it on a board
+        binary, mpyc = None, None
+        if args.firmware != "wheel":
+            from lghost import fw_unix
+
+            try:
+                binary = fw_unix.build(frozen=args.firmware == "frozen32")
+                mpyc = fw_unix.mpy_cross() if args.mpy else None
+            except fw_unix.FirmwareError as e:
+                raise SimError("--firmware %s: %s" % (args.firmware, e))
+        script, path, lib = os.path.join(ROOT, "firmware", "main.py"), [ROOT], True
+        if args.firmware == "frozen32":
+            # main.py goes on the board's filesystem; lgmqtt and boards come from the
+            # firmware (frozen_boot.py checks that), nothing from lib/
+            shutil.copy(script, os.path.join(fsdir, "main.py"))
+            script, path, lib = os.path.join(HERE, "lghost", "frozen_boot.py"), [], False
+        elif args.mpy:  # run the library compiled, as `tools/deploy --mpy` puts it on a board
             from lghost.mpybuild import build_mpy
 
-            path = [build_mpy(os.path.join(fsdir, "lib"), ("lgmqtt", "lgnode", "boards"))]
+            path = [build_mpy(os.path.join(fsdir, "lib"), ("lgmqtt", "lgnode", "boards"), mpyc)]
+        # --duration is the node's running time: a first --firmware build (minutes) or
+        # the --mpy compile must not eat it
+        started = time.monotonic()
         connected = threading.Event()
         resets = 0
         safe = []
 
         def start():
-            n = mpy.popen(os.path.join(ROOT, "firmware", "main.py"), heap=args.heap, path=path, env=env,
-                          cwd=fsdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          start_new_session=True)
+            n = mpy.popen(script, heap=args.heap, path=path, env=env, cwd=fsdir, binary=binary, lib=lib,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
             threading.Thread(target=pump, args=(n,), daemon=True).start()
             return n
 
@@ -142,7 +159,8 @@ def run(args):
                     print("node: " + line, flush=True)
 
         node = start()
-        print("sim: node running (micropython%s), board fs %s" % (
+        print("sim: node running (%s%s%s), board fs %s" % (
+            "micropython" if args.firmware == "wheel" else args.firmware, " .mpy" if args.mpy else "",
             " -X heapsize=" + args.heap if args.heap else "", fsdir), flush=True)
         deadline = started + args.duration if args.duration else None
         try:
@@ -191,11 +209,17 @@ def main(argv=None):
     p.add_argument("--duration", type=float, default=0, help="stop after S seconds (default: until Ctrl-C)")
     p.add_argument("--heap", help="MicroPython heap size, e.g. 96k, to emulate a board's RAM")
     p.add_argument("--mpy", action="store_true", help="run the library compiled to .mpy (as deployed with --mpy)")
+    p.add_argument("--firmware", default="wheel", choices=("wheel", "unix32", "frozen32"),
+                   help="interpreter: the pip wheel's micropython (64-bit, default), or a board-like"
+                        " 32-bit build (tools/firmware): unix32 loads lgmqtt from lib/, frozen32 has it"
+                        " frozen in")
     p.add_argument("--interval", type=int, help="telemetry interval in ms (default: from config.json)")
     p.add_argument("--config", default=os.path.join(ROOT, "config.json"), help="node config (default: config.json)")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
     p.add_argument("--verbose", action="store_true", help="also print the node's per-publish lines")
     args = p.parse_args(argv)
+    if args.mpy and args.firmware == "frozen32":
+        p.error("--mpy and --firmware frozen32 exclude each other (frozen code is already compiled)")
     # Ctrl-C and SIGTERM both end the run cleanly through the finally blocks above.
     signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:

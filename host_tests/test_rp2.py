@@ -120,6 +120,15 @@ def test_boot_frozen_image_without_network(pico, request):
     _say(request, "rp2 mem_free: boot %s, after `from lgmqtt import Connector` %d" % (boot_free, free_import))
 
 
+def test_uf2_image_is_the_same_firmware(rp2_firmware):
+    # what a user copies onto the Pico's BOOTSEL drive: the emulator loads it block by
+    # block, as the bootrom does
+    with Rp2Emu(rp2_firmware[:-4] + ".uf2") as pico:
+        pico.boot()
+        assert pico.run("import sys, lgmqtt\nprint(sys.implementation._build, lgmqtt.__version__)").split()[0] \
+            == "RPI_PICO"
+
+
 def test_connector_from_config_json_offline(pico, request):
     _put(pico, "/config.json", json.dumps(CFG))
     mem = [_mem(pico)]

@@ -3,7 +3,8 @@ frozen in, built from the rp2 kit's trimmed source archive or a user's own tree.
 
     tools/firmware --port rp2 --board RPI_PICO [--src ARCHIVE_OR_TREE] [--plain]
 
-prints the path of firmware.bin (progress on stderr). Frozen in: the port's default
+prints the path of firmware.bin (progress on stderr); firmware.uf2 beside it is the
+same image for a Pico's BOOTSEL drive, firmware.elf for a debugger or picotool. Frozen in: the port's default
 modules, lib/manifest.py (lgmqtt) and the board's profile from boards/ (RPI_PICO:
 boards.pico; RPI_PICO_W: boards.picow, which needs pico and _wifi). --plain builds the
 port without them (a baseline for memory figures).
@@ -265,10 +266,12 @@ def build(board="RPI_PICO", src=None, plain=False, quiet=False):
     kind = "plain" if plain else "frozen"
     dest = os.path.join(cache_dir(), "rp2-fw", "%s-%s-%s" % (board, kind, key))
     fw = os.path.join(dest, "firmware.bin")
-    if os.path.isfile(fw):
+    if os.path.isfile(os.path.join(dest, "firmware.uf2")):
         return fw
     with _Lock(os.path.join(cache_dir(), "rp2.lock")):
         if os.path.isfile(fw):
+            if not os.path.isfile(os.path.join(dest, "firmware.uf2")):  # cached by an older tool
+                uf2(fw, os.path.join(dest, "firmware.uf2"))
             return fw
         tree = _tree(src, skey)
         if not os.path.isdir(os.path.join(tree, "ports", "rp2", "boards", board)):
@@ -299,6 +302,7 @@ def build(board="RPI_PICO", src=None, plain=False, quiet=False):
         os.makedirs(tmp)
         for n in ("firmware.bin", "firmware.elf", "firmware.elf.map"):
             shutil.copy2(os.path.join(bdir, n), os.path.join(tmp, n))
+        uf2(os.path.join(tmp, "firmware.bin"), os.path.join(tmp, "firmware.uf2"))
         with open(os.path.join(tmp, "build.json"), "w") as f:
             json.dump({"board": board, "kind": kind, "source": src, "source_key": skey, "frozen_key": fkey,
                        "mpy_cross": os.path.join(tree, "mpy-cross", "build", "mpy-cross"),
@@ -307,6 +311,23 @@ def build(board="RPI_PICO", src=None, plain=False, quiet=False):
         os.rename(tmp, dest)
         _prune(os.path.dirname(dest), "%s-%s-" % (board, kind), KEEP)
         return fw
+
+
+def uf2(bin_path, out_path, base=0x10000000, family=0xE48BFF56):
+    """firmware.bin -> firmware.uf2, what a Pico in BOOTSEL mode takes as a file
+    (picotool, which the port's build uses for this, is not available offline).
+    UF2: 512-byte blocks of 256 payload bytes each; family 0xE48BFF56 is the RP2040."""
+    import struct
+
+    with open(bin_path, "rb") as f:
+        data = f.read()
+    n = (len(data) + 255) // 256
+    with open(out_path, "wb") as f:
+        for i in range(n):
+            chunk = data[i * 256:(i + 1) * 256]
+            f.write(struct.pack("<8I", 0x0A324655, 0x9E5D5157, 0x2000, base + i * 256, 256, i, n, family)
+                    + chunk.ljust(476, b"\0") + struct.pack("<I", 0x0AB16F30))
+    return out_path
 
 
 def _prune(folder, prefix, keep):

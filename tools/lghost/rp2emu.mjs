@@ -11,7 +11,7 @@
 //   - the watchdog resets the chip when it fires (stock rp2040js only logs it);
 //   - ADC inputs (the temperature sensor is channel 4) and GPIO levels.
 //
-//   node rp2emu.mjs --kit DIR --image firmware.bin [--modules NODE_MODULES_DIR]
+//   node rp2emu.mjs --kit DIR --image firmware.bin|.uf2 [--modules NODE_MODULES_DIR]
 // Requests (one JSON object per line on stdin), replies ("@@RP2 " + JSON on stdout):
 //   {"op": "boot", "console_until": "text"?, "console_emu_s": s?}   -> {console, emu_s, wall_s}
 //   {"op": "exec", "code": "...", "cut": {...}?}  raw-REPL command   -> {out, err, cut, ...}
@@ -41,7 +41,15 @@ const reply = (o) => process.stdout.write('@@RP2 ' + JSON.stringify(o) + '\n');
 const logger = { debug() {}, info() {}, warn() {}, error: (c, m) => log(`ERROR ${c}: ${m}`) };
 
 let flash = new Uint8Array(2 * 1024 * 1024).fill(0xff);
-flash.set(fs.readFileSync(opt.image), 0);
+const img = fs.readFileSync(opt.image);
+if (opt.image.endsWith('.uf2')) { // 512-byte blocks: target address at 12, length at 16, data at 32
+  for (let o = 0; o + 512 <= img.length; o += 512) {
+    const b = new DataView(img.buffer, img.byteOffset + o, 512);
+    flash.set(img.subarray(o + 32, o + 32 + b.getUint32(16, true)), b.getUint32(12, true) - 0x10000000);
+  }
+} else {
+  flash.set(img, 0);
+}
 let board = null;
 const adc = [0, 0, 0, 0, 0];
 

@@ -47,8 +47,14 @@ def main(argv=None):
     p.add_argument("--mpy", action="store_true", help="compile lib/ to .mpy with mpy-cross")
     p.add_argument("--resume", action="store_true", help="do not soft-reset (needed for the virtual board)")
     p.add_argument("--no-reset", action="store_true", help="do not reset the board after copying")
+    p.add_argument("--frozen", action="store_true",
+                   help="the firmware has lgmqtt and boards frozen in (tools/firmware): copy no lib/")
     a = p.parse_args(argv)
     tree = stage(a.board, a.config, a.secrets, a.mpy)
+    if a.frozen:  # frozen modules come before /lib on sys.path: a copy there would only waste flash
+        import shutil
+
+        shutil.rmtree(os.path.join(tree, "lib"))
     base = [sys.executable, "-m", "mpremote", "connect", a.port] + (["resume"] if a.resume else [])
     # ":" alone is refused as a destination by mpremote on some ports; name each target.
     cmd = base + ["exec", "import os\ntry:\n os.mkdir('lib')\nexcept OSError:\n pass", "+"]

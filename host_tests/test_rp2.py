@@ -66,9 +66,12 @@ def rp2_firmware(request):
 
 
 def _say(request, line):
+    """A figure for the CI log: shown as the test runs, past pytest's output capture."""
     tr = request.config.pluginmanager.get_plugin("terminalreporter")
-    if tr is not None:
-        tr.write_line("  " + line)
+    cap = request.config.pluginmanager.get_plugin("capturemanager")
+    if tr is not None and cap is not None:
+        with cap.global_and_fixture_disabled():
+            tr.write_line("  " + line)
 
 
 @pytest.fixture(scope="session")

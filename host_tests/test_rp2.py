@@ -3,7 +3,8 @@ the pico board profile frozen in, built by tools/firmware, run in the rp2040js e
 (tools/lghost/rp2emu.py). That is the port's own heap, its flash driver under LittleFS,
 its machine module, and power that goes away.
 
-Skipped with one line where the rp2 kit, node or the toolchain cannot be had; with
+Skipped with one line where the rp2 kit, node or the toolchain cannot be had (node
+and the toolchain are installed with apt-get when they can be); with
 LGMQTT_REQUIRE_RP2=1 (CI) that, and any failed build, is an error. Power cuts:
 LGMQTT_RP2_CUTS (default 50), LGMQTT_RP2_SEED (default: a fresh one, printed).
 """
@@ -18,7 +19,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 from lghost.fw_rp2 import Unavailable, find_source  # noqa: E402 (pytest.ini puts tools/ on sys.path)
-from lghost.rp2emu import Rp2Emu, node_missing  # noqa: E402
+from lghost.rp2emu import Rp2Emu, ensure_node, node_missing  # noqa: E402
 
 REQUIRE = os.environ.get("LGMQTT_REQUIRE_RP2") == "1"
 CUTS = int(os.environ.get("LGMQTT_RP2_CUTS", "50"))
@@ -52,6 +53,10 @@ if _missing() and not REQUIRE:  # one line for the whole module (required: each 
 def rp2_firmware(request):
     if _missing():
         _unavailable(_missing())
+    try:
+        ensure_node()
+    except Unavailable as e:
+        _unavailable(str(e))
     t0 = time.monotonic()
     p = subprocess.run([os.path.join(ROOT, "tools", "firmware"), "--port", "rp2", "--board", "RPI_PICO"],
                        capture_output=True, text=True)

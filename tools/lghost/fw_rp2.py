@@ -138,18 +138,25 @@ def _missing_packages(need_xz):
 
 
 def ensure_toolchain(need_xz=True):
-    """apt-get the packages a build needs when they are missing (as root or with
-    passwordless sudo); otherwise raise naming them."""
+    """apt-get the packages a build needs when they are missing."""
     missing = _missing_packages(need_xz)
-    if not missing:
-        return
+    if missing:
+        apt_install(missing)
+        still = _missing_packages(need_xz)
+        if still:
+            raise FirmwareError("still missing after apt-get: %s" % " ".join(still))
+
+
+def apt_install(missing):
+    """apt-get install `missing` (as root or with passwordless sudo, as
+    tools/_bootstrap.sh does); otherwise raise Unavailable naming the packages."""
     how = "apt-get update && apt-get install -y " + " ".join(missing)
     sudo = []
     if os.geteuid() != 0:
         ok = shutil.which("sudo") and subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0
         if not ok:
             raise Unavailable("missing Debian/Ubuntu packages: %s; install them with: sudo sh -c '%s'"
-                                % (" ".join(missing), how))
+                              % (" ".join(missing), how))
         sudo = ["sudo", "-n"]
     log = os.path.join(os.environ.get("TMPDIR", "/tmp"), "lgmqtt-apt-rp2.log")
     _say("installing %s (apt-get, log %s)" % (" ".join(missing), log))
@@ -160,9 +167,6 @@ def ensure_toolchain(need_xz=True):
             if subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env).returncode:
                 raise FirmwareError("apt-get install %s failed (log %s); install by hand: %s"
                                     % (" ".join(missing), log, how))
-    still = _missing_packages(need_xz)
-    if still:
-        raise FirmwareError("still missing after apt-get: %s (log %s)" % (" ".join(still), log))
 
 
 def _compiler_version():

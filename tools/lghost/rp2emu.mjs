@@ -208,18 +208,16 @@ async function boot(req) {
   const w0 = Date.now();
   const b = (board = new Board());
   await b.connected;
-  let console_ = '';
   if (req.console_until || req.console_emu_s) {
     // let the program on the board (main.py) run before taking the REPL
     const until = req.console_emu_s ? b.emu() + req.console_emu_s : Infinity;
     while (b.alive && !(req.console_until && b.rx.indexOf(req.console_until) >= 0) && b.emu() < until) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    console_ = b.rx;
   }
   b.send('\r\x03\x03');
   await new Promise((r) => setTimeout(r, 50));
-  console_ += b.rx;
+  const console_ = b.rx;
   b.rx = '';
   b.send('\x01');
   if ((await b.expect('raw REPL; CTRL-B to exit\r\n>')) === null) throw new Error('board died during boot');

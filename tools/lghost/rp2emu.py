@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 
-from lghost.fw_rp2 import FirmwareError, Unavailable, cache_dir, kit_dir
+from lghost.fw_rp2 import FirmwareError, Unavailable, apt_install, cache_dir, kit_dir
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _MARK = "@@RP2 "
@@ -37,7 +37,7 @@ def node_modules(kit):
     if os.path.isfile(os.path.join(mods, "rp2040js", "package.json")):
         return mods
     if not shutil.which("npm"):
-        raise Unavailable("npm not found: install the Debian packages nodejs and npm (apt-get install -y nodejs npm)")
+        apt_install(["npm"])
     os.makedirs(dest, exist_ok=True)
     for n in ("package.json", "package-lock.json"):
         shutil.copy(os.path.join(kit, n), os.path.join(dest, n))
@@ -49,24 +49,29 @@ def node_modules(kit):
 
 def node_missing():
     """None when the emulator can run here, else one line saying what is missing."""
-    kit = kit_dir()
-    if kit is None:
+    if kit_dir() is None:
         return "no rp2 kit: shared/rp2/harness.mjs is neither beside the repo nor in /work ($LGMQTT_RP2_KIT)"
-    if not shutil.which("node"):
-        return "node not found (Debian package nodejs)"
     return None
+
+
+def ensure_node():
+    """node on PATH (the Debian package nodejs, installed when missing), and rp2040js."""
+    if not shutil.which("node"):
+        apt_install(["nodejs"])
+    return node_modules(kit_dir())
 
 
 class Rp2Emu:
     def __init__(self, image, kit=None, timeout_s=300):
         kit = kit or kit_dir()
-        if kit is None or not shutil.which("node"):
-            raise Unavailable(node_missing() or "no node")
+        if kit is None:
+            raise Unavailable(node_missing())
+        modules = ensure_node() if kit == kit_dir() else node_modules(kit)
         self.timeout_s = timeout_s
         self.log = tempfile.TemporaryFile()  # a file, not a pipe: rp2040js may log a lot
         self.p = subprocess.Popen(
             ["node", os.path.join(HERE, "rp2emu.mjs"), "--kit", kit, "--image", image,
-             "--modules", node_modules(kit)],
+             "--modules", modules],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, encoding="latin-1")
 
     def stderr_tail(self, n=2000):

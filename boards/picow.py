@@ -1,22 +1,12 @@
-# Raspberry Pi Pico W profile. Stub level: Wi-Fi (CYW43), the RP2040's internal
-# temperature sensor on ADC 4, the LED on the radio chip ("LED"), watchdog.
-import time
+# Raspberry Pi Pico W profile: the Pico's (boards.pico: temperature sensor on ADC 4,
+# watchdog, history on LittleFS) plus Wi-Fi on the CYW43 radio, which also drives the
+# LED ("LED": GPIO 25 is the radio's SPI select on the W).
+from boards.pico import Board as _Pico
 
 
-class Board:
+class Board(_Pico):
     name = "picow"
-    fs_root = "/"
-
-    def __init__(self, device_config):
-        self._cfg = device_config
-        self._wdt = None
-        self._led = None
-        self._adc = None
-        wdt_ms = device_config.get("watchdogMs", 0)
-        if wdt_ms:
-            from machine import WDT
-
-            self._wdt = WDT(timeout=min(wdt_ms, 8388))  # RP2040 maximum
+    led_pin = "LED"
 
     async def network_up(self, timeout_ms=15000):
         from boards._wifi import connect_sta, sync_clock
@@ -27,28 +17,3 @@ class Board:
         if up:
             sync_clock()
         return up
-
-    def history_storage(self, segment_size):
-        return None  # segment files on the filesystem (config.history.path)
-
-    def read_sensor(self):
-        if self._adc is None:
-            from machine import ADC
-
-            self._adc = ADC(4)
-        v = self._adc.read_u16() * 3.3 / 65535
-        return {"temperature": round(27 - (v - 0.706) / 0.001721, 2)}
-
-    def led(self, on):
-        if self._led is None:
-            from machine import Pin
-
-            self._led = Pin("LED", Pin.OUT)
-        self._led.value(1 if on else 0)
-
-    def feed_watchdog(self):
-        if self._wdt:
-            self._wdt.feed()
-
-    def now(self):
-        return time.time()

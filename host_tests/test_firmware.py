@@ -26,10 +26,10 @@ def test_firmware_prints_the_cached_binaries_and_does_not_rebuild(micropython32)
     assert fw_unix.check(paths["unix32"]) == (2**31 - 1, "0.33333334")
 
 
-def test_firmware_rp2_is_not_there_yet_in_one_line():
-    p = _fw("--port", "rp2")
-    assert p.returncode == 2 and p.stdout == ""
-    assert p.stderr.strip() == "firmware: --port rp2 is not supported yet (only: unix)", p.stderr
+def test_firmware_unknown_port_is_one_clear_line():
+    p = _fw("--port", "esp32")
+    assert p.returncode == 2 and p.stdout == "" and "Traceback" not in p.stderr
+    assert "invalid choice: 'esp32'" in p.stderr, p.stderr
 
 
 def test_firmware_missing_source_is_one_clear_line(tmp_path):

@@ -31,7 +31,8 @@ def stage(out, board, config, secrets, mpy):
         fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with open(secrets, "rb") as f, os.fdopen(fd, "wb") as g:
             g.write(f.read())
-    files = [(os.path.join(ROOT, "boards", n), os.path.join(out, "lib", "boards", n)) for n in ("__init__.py", "_wifi.py", board + ".py")]
+    names = ("__init__.py", "_wifi.py", board + ".py") + (("pico.py",) if board == "picow" else ())  # picow builds on pico
+    files = [(os.path.join(ROOT, "boards", n), os.path.join(out, "lib", "boards", n)) for n in names]
     for pkg in ("lgmqtt", "lgnode"):
         lib = os.path.join(ROOT, "lib", pkg)
         files += [(os.path.join(lib, n), os.path.join(out, "lib", pkg, n)) for n in sorted(os.listdir(lib))
@@ -48,16 +49,20 @@ def stage(out, board, config, secrets, mpy):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="tools/deploy", description=__doc__)
     p.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB0 or /dev/ttyACM0")
-    p.add_argument("--board", required=True, choices=["esp32", "picow", "unix"])
+    p.add_argument("--board", required=True, choices=["esp32", "pico", "picow", "unix"])
     p.add_argument("--config", default=os.path.join(ROOT, "config.json"))
     p.add_argument("--secrets", help="secrets.json with Wi-Fi and broker passwords (never committed)")
     p.add_argument("--mpy", action="store_true", help="compile lib/ to .mpy with mpy-cross")
     p.add_argument("--resume", action="store_true", help="do not soft-reset (needed for the virtual board)")
     p.add_argument("--no-reset", action="store_true", help="do not reset the board after copying")
+    p.add_argument("--frozen", action="store_true",
+                   help="the firmware has lgmqtt and boards frozen in (tools/firmware): copy no lib/")
     a = p.parse_args(argv)
     tree = tempfile.mkdtemp(prefix="lgmqtt-deploy-")  # mode 0700: only we can read it
     try:
         stage(tree, a.board, a.config, a.secrets, a.mpy)
+        if a.frozen:  # frozen modules come before /lib on sys.path: a copy there would only waste flash
+            shutil.rmtree(os.path.join(tree, "lib"))
         return _copy(a, tree)
     finally:
         shutil.rmtree(tree, ignore_errors=True)  # secrets included, on every way out

@@ -4,6 +4,7 @@ with the same source, options and lib/ is instant).
 
     tools/firmware --port unix            mpy-cross and the plain 32-bit unix port
     tools/firmware --port unix --frozen   ... and the same with lgmqtt + boards frozen in
+    tools/firmware --port rp2 --board RPI_PICO [--plain]   a Pico firmware (lghost.fw_rp2)
 
 The source is --src PATH (a tree or the .tar.xz archive), else $LGMQTT_MPY_SRC, else
 shared/micropython/micropython-src.tar.xz beside the repo, else under /work/shared.
@@ -15,20 +16,25 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-# One builder module per port, each with mpy_cross(src), build(frozen, src) and check(exe).
-# rp2 (an RP2040 firmware run in an emulator) is to come: shared/rp2/build.sh.
-PORTS = {"unix": "lghost.fw_unix", "rp2": None}
+# One builder module per port: unix (fw_unix: mpy_cross(src), build(frozen, src), check(exe))
+# and rp2 (fw_rp2, with its own options: --board, --plain).
+PORTS = {"unix": "lghost.fw_unix", "rp2": "lghost.fw_rp2"}
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--port", default="unix")
+    known, _ = pre.parse_known_args(argv)
+    if known.port == "rp2":
+        from lghost import fw_rp2
+
+        return fw_rp2.main(argv)
     p = argparse.ArgumentParser(prog="tools/firmware", description=__doc__.split("\n")[0])
     p.add_argument("--port", default="unix", choices=sorted(PORTS), help="MicroPython port (default unix)")
     p.add_argument("--frozen", action="store_true", help="also build the firmware with lgmqtt frozen in")
     p.add_argument("--src", help="MicroPython source tree or micropython-src.tar.xz")
     args = p.parse_args(argv)
-    if PORTS[args.port] is None:
-        print("firmware: --port %s is not supported yet (only: unix)" % args.port, file=sys.stderr)
-        return 2
     fw = importlib.import_module(PORTS[args.port])
     try:
         paths = [("mpy-cross", fw.mpy_cross(args.src)), ("unix32", fw.build(False, args.src))]

@@ -26,8 +26,15 @@ if MICROPYTHON:
     import asyncio as _aio
     import errno as _errno
     import select as _select
-    import socket as _socket
     from asyncio import core as _core
+
+    def _net():
+        # socket is imported at the first connect, not at load: a board without
+        # networking (RPI_PICO) must still import the connector, queue to the outbox
+        # and read history. transport.py turns the ImportError into CONNECTION_FAILED.
+        import socket
+
+        return socket
 
     def _wait_writable(s):
         # The IO queue wakes a writer on POLLOUT and on POLLERR/POLLHUP/POLLNVAL too, so a
@@ -41,13 +48,14 @@ if MICROPYTHON:
         # Blocking on the boards (lwIP's DNS) and on the unix port (libc): bounded only by
         # the resolver's own timeout. A numeric address is parsed without a lookup by both,
         # and the unix port's connect() takes only the sockaddr bytes getaddrinfo builds.
-        return _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM)[0]
+        net = _net()
+        return net.getaddrinfo(host, port, 0, net.SOCK_STREAM)[0]
 
     async def connect(ai, ssl, server_hostname, hello, block_ms):
         """Connect to one getaddrinfo entry; return (stream, nodelay). `hello` (bytes or
         None) is written first: with TLS it drives the handshake without blocking the loop.
         block_ms bounds a handshake that must block (TLS without hello)."""
-        s = _socket.socket(ai[0], ai[1], ai[2])
+        s = _net().socket(ai[0], ai[1], ai[2])
         try:
             s.setblocking(False)
             try:

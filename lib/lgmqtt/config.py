@@ -205,7 +205,7 @@ _CONFIG = _section({
 })
 
 _TELEMETRY = _section({"topic": _topic_name, "intervalMs": _int_range(10, None), "qos": _qos})
-_DEVICE = _section({"board": _choice("unix", "esp32", "picow"), "wifi": _dict, "telemetry": _TELEMETRY,
+_DEVICE = _section({"board": _choice("unix", "esp32", "pico", "picow"), "wifi": _dict, "telemetry": _TELEMETRY,
                     "ledPin": _any, "watchdogMs": _int_range(0, None)})
 _CAPS = _section({"enabled": _list_of(_choice(*CAPABILITIES)), "disabled": _list_of(_choice(*CAPABILITIES))})
 _TOP = _section({"id": _str, "type": _choice("mqtt"), "name": _str, "description": _str, "config": _CONFIG,

@@ -1,18 +1,22 @@
 # compat_net's CPython half (see compat_net.py): asyncio streams over a socket we
 # connect ourselves, so that TCP_NODELAY is set before the first byte.
 import asyncio as _aio
-import socket as _socket
 
 from lgmqtt.compat_net import _nodelay
 
 
 async def resolve(host, port):
-    # Runs in the loop's executor thread: never blocks the loop.
+    # Runs in the loop's executor thread: never blocks the loop. socket is imported
+    # here, not at load, as in compat_net (a missing module is CONNECTION_FAILED).
+    import socket as _socket
+
     ai = await _aio.get_running_loop().getaddrinfo(host, port, type=_socket.SOCK_STREAM)
     return ai[0]
 
 
 async def connect(ai, ssl, server_hostname, hello, block_ms):
+    import socket as _socket
+
     loop = _aio.get_running_loop()
     s = _socket.socket(ai[0], ai[1], ai[2])
     try:

@@ -7,7 +7,9 @@
 #   await stream.close()                                            # never raises
 #   stream.nodelay                                                  # TCP_NODELAY was set
 #
-# Errors: open() raises ConnectorError(CONNECTION_FAILED) when the name does not resolve,
+# Errors: open() raises ConnectorError(CONNECTION_FAILED) when the board has no socket
+# module (details.reason "no network module"; socket is imported only then, so the
+# connector imports and queues offline without one), when the name does not resolve,
 # the connect is refused or unreachable, or the TLS handshake fails (details.reason says
 # which, e.g. "certificate verify failed: ..."), and ConnectorError(TIMEOUT) when all of
 # that takes longer than timeout_ms. After open(), a dead link raises
@@ -53,6 +55,8 @@ async def open(host, port, ssl=None, server_hostname=None, timeout_ms=10000, hel
 async def _open(host, port, ssl, server_hostname, timeout_ms, hello, t0, details):
     try:
         ai = await compat_net.resolve(host, port)
+    except ImportError:  # no socket module on this board (RPI_PICO): nothing to connect with
+        raise _fail(details, "no network module")
     except OSError as e:
         raise _fail(details, "name resolution failed: " + _text(e))
     try:

@@ -12,8 +12,8 @@ from lgmqtt import session as S
 from lgmqtt import transport
 from lgmqtt.brokers import BrokerList
 from lgmqtt.compat import ticks_ms
-from lgmqtt.errors import (ConnectorError, CALLBACK_ERROR, INTERNAL_ERROR, NOT_CONNECTED, PAYLOAD_TOO_LARGE,
-                           PUBLISH_REFUSED, TIMEOUT)
+from lgmqtt.errors import (ConnectorError, CALLBACK_ERROR, NOT_CONNECTED, PAYLOAD_TOO_LARGE, PUBLISH_REFUSED,
+                           TIMEOUT, internal)
 from lgmqtt.supervisor import (ACK_TIMEOUT, CONNECTED, DISCONNECTED, ERROR, GAVE_UP, MESSAGE,  # noqa: F401 (API)
                                PUBLISHED, PUBREC, WARNING, Supervisor, _sleep_ms, reason_name)
 
@@ -311,11 +311,22 @@ class Client(Supervisor):
         except asyncio.CancelledError:
             raise
         except Exception as e:
-            err = ConnectorError(INTERNAL_ERROR, "%s task failed: %r" % (where, e), {"task": where})
+            err = internal(where + " task", e, {"task": where})
+            # state first (nothing to allocate), then the reports, which may need memory
+            self._link_dead_now()
             self.last_error = err
-            self._emit(ERROR, err)
             self._fail_requests(err)
-            await self._drop_link("%s task failed" % where)
+            try:
+                self._emit(ERROR, err)
+                await self._drop_link(err.message, err)
+            except MemoryError:
+                pass  # the link is marked dead: the supervisor reconnects
+
+    def _link_dead_now(self):
+        # what _drop_link does before anything that allocates: the supervisor stops
+        # waiting for this link, writers stop writing to it
+        self._connected.clear()
+        self._window_free.set()
 
     async def _drop_link(self, reason, err=None):
         """End the link (the supervisor reconnects). err: why, for the requests that

@@ -15,8 +15,8 @@ from lgmqtt import client as C
 from lgmqtt.compat import const, time_s
 from lgmqtt import payloads
 from lgmqtt.delivery import Delivery
-from lgmqtt.errors import (ConnectorError, CALLBACK_ERROR, CAPABILITY_DISABLED, CONFIG_ERROR, INTERNAL_ERROR,
-                           INVALID_PARAMS, NOT_CONNECTED)
+from lgmqtt.errors import (ConnectorError, CALLBACK_ERROR, CAPABILITY_DISABLED, CONFIG_ERROR, INVALID_PARAMS,
+                           NOT_CONNECTED, internal)
 from lgmqtt.isotime import format_iso
 
 _CONTENT_TYPE = const(0x03)
@@ -166,8 +166,7 @@ class Connector:
             raise ConnectorError(INVALID_PARAMS, "%s %s: bad parameters: %s" % (capability, operation, e),
                                  {"capability": capability, "operation": operation})
         except Exception as e:  # MemoryError on a board, or a bug: a code, never a crash of the caller
-            raise ConnectorError(INTERNAL_ERROR, "%s %s failed: %r" % (capability, operation, e),
-                                 {"capability": capability, "operation": operation})
+            raise internal("%s %s" % (capability, operation), e)
 
     # ---- connection ---------------------------------------------------------------
     @property

@@ -21,7 +21,7 @@ import asyncio
 
 from lgmqtt import client as C
 from lgmqtt import payloads
-from lgmqtt.errors import ConnectorError, INTERNAL_ERROR, OUTBOX_FULL, TIMEOUT
+from lgmqtt.errors import ConnectorError, OUTBOX_FULL, TIMEOUT, internal
 
 _PAGE_BYTES = 4096  # at most about this much backlog payload is read into RAM at once
 
@@ -135,9 +135,12 @@ class Delivery:
             try:
                 await self._drain()
             except Exception as e:  # MemoryError included: report it, the next kick retries
-                self.conn.emit("error", {"error": getattr(e, "error", INTERNAL_ERROR),
-                                         "message": "outbox drain failed: %r" % e, "timestamp": self.conn.now()})
-                self.release()
+                self.release()  # no caller keeps waiting (nothing to allocate)
+                try:
+                    err = e if isinstance(e, ConnectorError) else internal("outbox drain", e)
+                    self.conn.emit("error", {"error": err.error, "message": err.message, "timestamp": self.conn.now()})
+                except MemoryError:
+                    pass
                 await asyncio.sleep(0.1)
 
     async def _drain(self):

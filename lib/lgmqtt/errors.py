@@ -35,6 +35,20 @@ class ConnectorError(Exception):
         return {"error": self.error, "message": self.message, "details": self.details}
 
 
+# Reporting a MemoryError must not need memory: when building the message fails too,
+# this one (made at import) is used instead.
+OUT_OF_MEMORY = ConnectorError(INTERNAL_ERROR, "out of memory", {})
+
+
+def internal(what, e, details=None):
+    """The INTERNAL_ERROR for an unexpected exception `e` in `what` (a MemoryError on a
+    board, a bug). Never raises itself: without memory for the message, OUT_OF_MEMORY."""
+    try:
+        return ConnectorError(INTERNAL_ERROR, "%s failed: %r" % (what, e), details or {"where": what})
+    except MemoryError:
+        return OUT_OF_MEMORY
+
+
 def topic_error(topic, reason):
     # The message shows at most 64 chars of the topic: a 64 KB topic must not become a
     # second 64 KB string on a board. details keep the caller's own object (no copy).

@@ -16,7 +16,7 @@ import json
 
 from lgmqtt import topic as T
 from lgmqtt.compat import const, ticks_diff, ticks_ms
-from lgmqtt.errors import ConnectorError, CAPABILITY_DISABLED, INTERNAL_ERROR, INVALID_PARAMS
+from lgmqtt.errors import ConnectorError, CAPABILITY_DISABLED, INTERNAL_ERROR, INVALID_PARAMS, internal
 
 _RESPONSE_TOPIC = const(0x08)
 _CORRELATION_DATA = const(0x09)
@@ -63,7 +63,10 @@ class Remote:
 
     def _failed(self, e):
         self.failed += 1
-        self.last_failure = "%s: %s" % (type(e).__name__, getattr(e, "message", e))
+        try:
+            self.last_failure = "%s: %s" % (type(e).__name__, getattr(e, "message", e))
+        except MemoryError:
+            self.last_failure = "MemoryError"
 
     def on_connected(self):
         asyncio.create_task(self._subscribe())
@@ -76,7 +79,7 @@ class Remote:
         except ConnectorError as e:
             self.conn.emit("subscription-error", {"topic": self.topic, "error": e.error, "message": e.message})
         except Exception as e:  # noqa: B902 - MemoryError: say so, the next connection retries
-            self.conn.emit("error", {"error": INTERNAL_ERROR, "message": "remote subscribe failed: %r" % e})
+            self._failed(e)
 
     def handles(self, pkt):
         if pkt.topic != self.topic:
@@ -160,7 +163,7 @@ class Remote:
         except ConnectorError as e:
             body = {"id": rid, "error": e.to_dict()}
         except Exception as e:  # noqa: B902 - MemoryError and the like: answer, do not die silently
-            body = {"id": rid, "error": {"error": INTERNAL_ERROR, "message": repr(e), "details": {}}}
+            body = {"id": rid, "error": internal("remote call", e).to_dict()}
         self.served += 1
         if not self.conn.connected or not self._may_answer(reply_to, rid, body):
             return  # nobody to answer, or no link to answer on

@@ -7,7 +7,7 @@ import asyncio
 from lgmqtt import session as S
 from lgmqtt import transport
 from lgmqtt.compat import ticks_ms, ticks_diff
-from lgmqtt.errors import ConnectorError, AUTHENTICATION_FAILED, CONNECTION_FAILED, NOT_CONNECTED, TIMEOUT
+from lgmqtt.errors import ConnectorError, AUTHENTICATION_FAILED, CONNECTION_FAILED, NOT_CONNECTED, TIMEOUT, internal
 
 # client events passed to on_event(kind, info)
 CONNECTED = "connected"          # {"broker", "sessionPresent", "clientId"}
@@ -55,11 +55,13 @@ class Supervisor:
             try:
                 err = await self._connect_once()
             except Exception as e:  # never let the supervisor die: report and retry
-                await self._close_stream()
-                self._lost(True)
-                err = ConnectorError(CONNECTION_FAILED, "connect attempt failed: %r" % e,
-                                     {"host": self.brokers.current()["host"], "port": self.brokers.current()["port"],
-                                      "reason": repr(e)})
+                try:
+                    await self._close_stream()
+                    self._lost(True)
+                except Exception:  # noqa: S110 - already failing: the next attempt starts clean
+                    pass
+                # MemoryError (or a bug) is not the network's fault: INTERNAL_ERROR
+                err = internal("connect attempt", e)
             if self._stop:
                 break
             if err is None:

@@ -6,7 +6,10 @@
 #   with lazy acks (the default: an ack rides in the next put's flush) and with a
 #   sync() after every ack (durable acks);
 # - opening the full store (ring log recovery + the journal's state scan);
-# - history read of the newest 100 messages of one topic (of 5) from the full log.
+# - history read of the newest 100 messages of one topic (of 5) from the full log;
+# - the longest event-loop stall while a full-log history query runs through the
+#   connector's paced scan (lgmqtt.delivery.paced: a turn every history.PACE records),
+#   next to the same query run in one go: a ticker task measures its wake-up gaps.
 # Times include the emulator's own Python cost.
 #
 #   micropython -X heapsize=16m tools/benchmarks/history.py [puts]
@@ -80,7 +83,47 @@ def fill_and_read(name, boot, n):
     t0 = time.ticks_us()
     got = h.read("bench/#", limit=100, since="2000-01-01T00:00:00Z")
     print("  history read newest 100 of bench/# since an ISO time: %.0f ms" % _ms(t0))
+    stalls(h)
     h.close()
+
+
+def stalls(h):
+    import asyncio
+
+    paced = lgapi.paced()
+
+    async def ticker(gaps, stop):
+        last = time.ticks_us()
+        while not stop:
+            await asyncio.sleep(0)
+            now = time.ticks_us()
+            gaps.append(time.ticks_diff(now, last))
+            last = now
+
+    async def run(query):
+        gaps, stop = [], []
+        t = asyncio.create_task(ticker(gaps, stop))
+        await asyncio.sleep(0)
+        t0 = time.ticks_us()
+        n = await query()
+        ms = _ms(t0)
+        stop.append(1)
+        await t
+        return max(gaps) / 1000, ms, n
+
+    async def whole():
+        return len(h.read("nomatch/#", limit=100))  # the whole log walked, in one go
+
+    async def stepped():
+        return len(await paced(h.read_steps("nomatch/#", 100)))
+
+    async def both():
+        w = await run(whole)
+        p = await run(stepped)
+        print("  longest loop stall during a full-log history scan: %.1f ms paced (scan %.0f ms), %.1f ms "
+              "in one go (scan %.0f ms)" % (p[0], p[1], w[0], w[1]))
+
+    asyncio.run(both())
 
 
 def main():

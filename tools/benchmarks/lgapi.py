@@ -61,3 +61,10 @@ def topic_matchers():
     from lgmqtt.topic import compile_filter, match, match_levels
 
     return match, match_levels, compile_filter
+
+
+def paced():
+    """lgmqtt.delivery.paced(steps): await a paced query (history read_steps) with loop turns."""
+    from lgmqtt.delivery import paced as p
+
+    return p

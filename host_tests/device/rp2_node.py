@@ -21,7 +21,7 @@ def open_node():
     m0 = mem()
     import boards
     from lgmqtt import Connector
-    from lgmqtt.configfile import read
+    from lgmqtt.connector.configfile import read
 
     doc = read("config.json", "secrets.json")
     board = boards.load(doc["device"]["board"], doc["device"])

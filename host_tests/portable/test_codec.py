@@ -4,8 +4,8 @@
 import binascii
 
 from check import eq, raises
-from lgmqtt import codec as c
-from lgmqtt.codec import ProtocolError
+import mqttcodec as c
+from lgmqtt.mqtt.wire import ProtocolError
 
 HEAP = "2m"
 

@@ -5,11 +5,11 @@
 from check import eq, raises
 from faults import rmtree, tmpdir
 from lgmqtt.errors import CONFIG_ERROR, INVALID_PARAMS, TOPIC_ERROR, ConnectorError
-from lgmqtt.history import History
+from lgmqtt.store.history import History
 from lgmqtt.isotime import civil_from_days, days_from_civil, format_iso, parse_iso
-from lgmqtt.outbox import Outbox
-from lgmqtt.ringlog import RingLog
-from lgmqtt.storage import FileStorage, RamStorage
+from lgmqtt.store.outbox import Outbox
+from lgmqtt.store.log import RingLog
+from lgmqtt.store.media import FileStorage, RamStorage
 from lgmqtt.store import open_store
 
 HEAP = "1m"

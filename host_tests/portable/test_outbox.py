@@ -5,10 +5,10 @@
 from check import eq, raises
 from faults import rmtree, tmpdir
 from lgmqtt.errors import OUTBOX_FULL, PAYLOAD_TOO_LARGE, QOS_ERROR, TOPIC_ERROR, ConnectorError
-from lgmqtt.history import History
-from lgmqtt.outbox import ACK_BATCH, Outbox
-from lgmqtt.ringlog import RingLog
-from lgmqtt.storage import FileStorage, RamStorage
+from lgmqtt.store.history import History
+from lgmqtt.store.outbox import ACK_BATCH, Outbox
+from lgmqtt.store.log import RingLog
+from lgmqtt.store.media import FileStorage, RamStorage
 
 HEAP = "1m"
 

@@ -10,9 +10,9 @@
 # clear done before stays in force; the store keeps working and reopens clean.
 from check import eq
 from flashsim import PowerCut
-from lgmqtt.history import History
-from lgmqtt.outbox import Outbox
-from lgmqtt.ringlog import RingLog
+from lgmqtt.store.history import History
+from lgmqtt.store.outbox import Outbox
+from lgmqtt.store.log import RingLog
 from test_ringlog_powercut import FileBackend, LfsBackend, RamBackend, RawFlashBackend
 
 HEAP = "2m"

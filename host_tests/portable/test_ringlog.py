@@ -5,9 +5,9 @@ import os
 from check import eq, raises
 from faults import body_for, rmtree, tmpdir
 from lgmqtt.errors import CONFIG_ERROR, PAYLOAD_TOO_LARGE, STORAGE_ERROR, ConnectorError
-from lgmqtt.logmsg import pack_message, peek_topic, unpack_message
-from lgmqtt.ringlog import HEADER_SIZE, RingLog
-from lgmqtt.storage import FileStorage, RamStorage
+from lgmqtt.store.records import pack_message, peek_topic, unpack_message
+from lgmqtt.store.log import HEADER_SIZE, RingLog
+from lgmqtt.store.media import FileStorage, RamStorage
 
 HEAP = "1m"
 

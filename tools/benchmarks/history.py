@@ -8,7 +8,7 @@
 # - opening the full store (ring log recovery + the journal's state scan);
 # - history read of the newest 100 messages of one topic (of 5) from the full log;
 # - the longest event-loop stall while a full-log history query runs through the
-#   connector's paced scan (lgmqtt.delivery.paced: a turn every history.PACE records),
+#   connector's paced scan (lgmqtt.connector.delivery.paced: a turn every history.PACE records),
 #   next to the same query run in one go: a ticker task measures its wake-up gaps.
 # Times include the emulator's own Python cost.
 #

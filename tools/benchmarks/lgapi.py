@@ -5,9 +5,9 @@
 
 
 def client_class():
-    """lgmqtt.client.Client: Client(cfg).connect(), publish(topic, payload, qos, retain,
+    """lgmqtt.net.client.Client: Client(cfg).connect(), publish(topic, payload, qos, retain,
     props, wait=True), window_ready(qos), subscribe([(filter, opts)]), disconnect()."""
-    from lgmqtt.client import Client
+    from lgmqtt.net.client import Client
 
     return Client
 
@@ -19,11 +19,18 @@ def connector_class():
     return Connector
 
 
-def codec():
-    """lgmqtt.codec: encode_publish(version, topic, payload, qos, retain, dup, pid[, props]),
-    Decoder(version).feed(data) / next_packet(), CONTENT_TYPE."""
-    from lgmqtt import codec as c
+class _Codec:
+    pass
 
+
+def codec():
+    """The MQTT codec: encode_publish(version, topic, payload, qos, retain, dup, pid[, props]),
+    Decoder(version).feed(data) / next_packet(), CONTENT_TYPE (lgmqtt.mqtt.encode, .decode, .props)."""
+    from lgmqtt.mqtt.decode import Decoder
+    from lgmqtt.mqtt.encode import encode_publish
+
+    c = _Codec()
+    c.encode_publish, c.Decoder, c.CONTENT_TYPE = encode_publish, Decoder, 0x03
     return c
 
 
@@ -35,36 +42,36 @@ def open_store(history_cfg, storage=None):
 
 
 def ringlog_class():
-    """lgmqtt.ringlog.RingLog(storage, segment_size=, segments=)."""
-    from lgmqtt.ringlog import RingLog
+    """lgmqtt.store.log.RingLog(storage, segment_size=, segments=)."""
+    from lgmqtt.store.log import RingLog
 
     return RingLog
 
 
 def history_outbox_classes():
-    """(lgmqtt.history.History, lgmqtt.outbox.Outbox), built over one RingLog."""
-    from lgmqtt.history import History
-    from lgmqtt.outbox import Outbox
+    """(lgmqtt.store.history.History, lgmqtt.store.outbox.Outbox), built over one RingLog."""
+    from lgmqtt.store.history import History
+    from lgmqtt.store.outbox import Outbox
 
     return History, Outbox
 
 
 def log_message():
     """(pack_message(topic, payload, qos=), peek_topic(body)): the log's record format."""
-    from lgmqtt.logmsg import pack_message, peek_topic
+    from lgmqtt.store.records import pack_message, peek_topic
 
     return pack_message, peek_topic
 
 
 def topic_matchers():
     """(match(filter, name), match_levels(levels, name), compile_filter(filter))."""
-    from lgmqtt.topic import compile_filter, match, match_levels
+    from lgmqtt.mqtt.topic import compile_filter, match, match_levels
 
     return match, match_levels, compile_filter
 
 
 def paced():
-    """lgmqtt.delivery.paced(steps): await a paced query (history read_steps) with loop turns."""
-    from lgmqtt.delivery import paced as p
+    """lgmqtt.connector.delivery.paced(steps): await a paced query (history read_steps) with loop turns."""
+    from lgmqtt.connector.delivery import paced as p
 
     return p

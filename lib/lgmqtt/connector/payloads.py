@@ -10,7 +10,7 @@ import json
 
 from lgmqtt.compat import const
 from lgmqtt.errors import ConnectorError, INVALID_PARAMS
-from lgmqtt.mqtt.propnames import property_id, property_name
+from lgmqtt.mqtt.names import property_id, property_name
 from lgmqtt.mqtt.wire import utf8
 
 _USER_PROPERTY = const(0x26)

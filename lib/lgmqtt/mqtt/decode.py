@@ -23,9 +23,11 @@
 # codec_server, imported when a server-side decoder meets the first one: a device's
 # decoder never loads that code.
 from lgmqtt.mqtt.wire import (
+    CodecError,
     ProtocolError, Packet, malformed, protocol_error, read_pid, ack_codes, utf8_ok,
     CONNACK_CODES, SUBACK_CODES, SUBACK_CODES_V4, UNSUBACK_CODES, DISCONNECT_CODES, AUTH_CODES,
 )
+from lgmqtt.errors import INVALID_PARAMS
 from lgmqtt.compat import MICROPYTHON, const
 from lgmqtt.mqtt.props import read_props, packet_name
 
@@ -56,9 +58,9 @@ class Decoder:
         server_side: decode client->server packets (a broker's view); a server-side
         decoder takes the version from the CONNECT it decodes."""
         if version not in (4, 5):
-            raise ValueError("MQTT version must be 4 (3.1.1) or 5, not %r" % (version,))
+            raise CodecError(INVALID_PARAMS, "MQTT version must be 4 (3.1.1) or 5, not %r" % (version,))
         if not isinstance(max_packet_size, int) or max_packet_size < 2:
-            raise ValueError("max_packet_size must be an int >= 2")
+            raise CodecError(INVALID_PARAMS, "max_packet_size must be an int >= 2")
         self.version = version
         self.max_packet_size = max_packet_size
         self.server_side = server_side

@@ -1,6 +1,13 @@
-# Human names of MQTT reason codes (5.0 section 2.4) and of 3.1.1 CONNACK return
-# codes. Imported lazily by codec.reason_name so a board that never formats a reason
-# does not hold these strings in RAM.
+# Human names: MQTT reason codes (5.0 section 2.4), 3.1.1 CONNACK return codes, and the
+# camelCase names of the 5.0 properties (as the connector's users know them from
+# MQTT.js). Imported only when a name is needed (an error message, a property by name),
+# so a board that never formats one does not hold these strings in RAM.
+
+from lgmqtt.compat import const
+from lgmqtt.errors import INVALID_PARAMS
+from lgmqtt.mqtt.wire import CodecError
+
+_USER_PROPERTY = const(0x26)
 
 _NAMES = {
     0x00: "Success",
@@ -77,3 +84,31 @@ def connack_name(version, code):
             return _CONNACK_V4[code]
         return "Unknown CONNACK return code %d" % code
     return reason_name(code, 2)
+
+
+# The ids in order, and their names in the same order (one str: one object, not 27).
+_IDS = b"\x01\x02\x03\x08\x09\x0b\x11\x12\x13\x15\x16\x17\x18\x19\x1a\x1c\x1f\x21\x22\x23\x24\x25\x26\x27\x28\x29\x2a"
+_PROP_NAMES = ("payloadFormatIndicator messageExpiryInterval contentType responseTopic correlationData "
+          "subscriptionIdentifier sessionExpiryInterval assignedClientIdentifier serverKeepAlive "
+          "authenticationMethod authenticationData requestProblemInformation willDelayInterval "
+          "requestResponseInformation responseInformation serverReference reasonString receiveMaximum "
+          "topicAliasMaximum topicAlias maximumQoS retainAvailable userProperties maximumPacketSize "
+          "wildcardSubscriptionAvailable subscriptionIdentifiersAvailable sharedSubscriptionAvailable")
+
+
+def property_name(pid):
+    """0x03 -> "contentType". ValueError for an unknown id."""
+    i = _IDS.find(bytes((pid,))) if isinstance(pid, int) and 0 <= pid < 256 else -1
+    if i < 0:
+        raise CodecError(INVALID_PARAMS, "unknown MQTT 5 property id %r" % (pid,))
+    return _PROP_NAMES.split()[i]
+
+
+def property_id(name):
+    """"contentType" -> 0x03 ("userProperty" is accepted for userProperties)."""
+    if name == "userProperty":
+        return _USER_PROPERTY
+    names = _PROP_NAMES.split()
+    if name in names:
+        return _IDS[names.index(name)]
+    raise CodecError(INVALID_PARAMS, "unknown MQTT 5 property name %r" % (name,))

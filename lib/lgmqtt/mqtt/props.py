@@ -2,13 +2,45 @@
 # and their encoding and decoding. Decoded properties are a dict {id: value}; user
 # properties are a list of (key, value) str pairs in wire order; a PUBLISH's
 # subscription identifiers are a list of ints (the property may repeat there).
+from lgmqtt.errors import INVALID_PARAMS
 from lgmqtt.compat import const
 from lgmqtt.mqtt.wire import (
+    CodecError,
     MAX_VARINT, malformed, protocol_error, read_varint, read_u16, read_u32, read_str, read_bin, write_varint, varint_size,
     str_bytes, bin_bytes, check_int,
 )
 
-# Private copies of the ids used here (the public names live in propnames.py).
+# The property ids (MQTT 5.0 section 2.2.2.2); their camelCase names are in
+# lgmqtt.mqtt.names (loaded only when a name is needed).
+PAYLOAD_FORMAT_INDICATOR = const(0x01)
+MESSAGE_EXPIRY_INTERVAL = const(0x02)
+CONTENT_TYPE = const(0x03)
+RESPONSE_TOPIC = const(0x08)
+CORRELATION_DATA = const(0x09)
+SUBSCRIPTION_IDENTIFIER = const(0x0B)
+SESSION_EXPIRY_INTERVAL = const(0x11)
+ASSIGNED_CLIENT_IDENTIFIER = const(0x12)
+SERVER_KEEP_ALIVE = const(0x13)
+AUTHENTICATION_METHOD = const(0x15)
+AUTHENTICATION_DATA = const(0x16)
+REQUEST_PROBLEM_INFORMATION = const(0x17)
+WILL_DELAY_INTERVAL = const(0x18)
+REQUEST_RESPONSE_INFORMATION = const(0x19)
+RESPONSE_INFORMATION = const(0x1A)
+SERVER_REFERENCE = const(0x1C)
+REASON_STRING = const(0x1F)
+RECEIVE_MAXIMUM = const(0x21)
+TOPIC_ALIAS_MAXIMUM = const(0x22)
+TOPIC_ALIAS = const(0x23)
+MAXIMUM_QOS = const(0x24)
+RETAIN_AVAILABLE = const(0x25)
+USER_PROPERTY = const(0x26)
+MAXIMUM_PACKET_SIZE = const(0x27)
+WILDCARD_SUBSCRIPTION_AVAILABLE = const(0x28)
+SUBSCRIPTION_IDENTIFIER_AVAILABLE = const(0x29)
+SHARED_SUBSCRIPTION_AVAILABLE = const(0x2A)
+
+
 _PUBLISH = const(3)
 _SUBSCRIPTION_IDENTIFIER = const(0x0B)
 _USER_PROPERTY = const(0x26)
@@ -57,7 +89,7 @@ def _entry(pid):
 
 def _name(pid):
     # Only error messages need a property's name: the name table loads then.
-    from lgmqtt.mqtt.propnames import property_name
+    from lgmqtt.mqtt.names import property_name
 
     return property_name(pid)
 
@@ -126,22 +158,22 @@ def encode_props(props, ptype):
     if not props:
         return _EMPTY
     if not isinstance(props, dict):
-        raise ValueError("properties must be a dict {property id: value}")
+        raise CodecError(INVALID_PARAMS, "properties must be a dict {property id: value}")
     bit = 1 << ptype
     items = []  # (id, wire type, value ready to write)
     size = 0
     for pid in props:
         wt, mask = _entry(pid)
         if not wt:
-            raise ValueError("unknown MQTT 5 property id %r" % (pid,))
+            raise CodecError(INVALID_PARAMS, "unknown MQTT 5 property id %r" % (pid,))
         if not mask & bit:
-            raise ValueError("property %s is not allowed in %s" % (_name(pid), packet_name(ptype)))
+            raise CodecError(INVALID_PARAMS, "property %s is not allowed in %s" % (_name(pid), packet_name(ptype)))
         v = props[pid]
         if pid == _USER_PROPERTY:
             pairs = v.items() if isinstance(v, dict) else v
             for pair in pairs:
                 if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                    raise ValueError("user properties must be (key, value) str pairs, got %r" % (pair,))
+                    raise CodecError(INVALID_PARAMS, "user properties must be (key, value) str pairs, got %r" % (pair,))
                 k = str_bytes(pair[0], "user property key")
                 val = str_bytes(pair[1], "user property value")
                 items.append((pid, _PAIR, (k, val)))
@@ -149,7 +181,7 @@ def encode_props(props, ptype):
             continue
         if pid == _SUBSCRIPTION_IDENTIFIER and isinstance(v, (list, tuple)):
             if ptype != _PUBLISH:
-                raise ValueError("only a PUBLISH may carry several subscription identifiers")
+                raise CodecError(INVALID_PARAMS, "only a PUBLISH may carry several subscription identifiers")
             vals = v
         else:
             vals = (v,)
@@ -176,7 +208,7 @@ def encode_props(props, ptype):
                 items.append((pid, wt, v))
                 size += 1
         except ValueError as e:
-            raise ValueError("property %s: %s" % (_name(pid), e))
+            raise CodecError(INVALID_PARAMS, "property %s: %s" % (_name(pid), e))
     buf = bytearray(varint_size(size) + size)
     pos = write_varint(buf, 0, size)
     for pid, wt, v in items:

@@ -10,8 +10,10 @@ from lgmqtt.mqtt.encode import (
     encode_publish, encode_ack, encode_connect, encode_subscribe, encode_unsubscribe, encode_disconnect,
     encode_auth, _frame, _props, _u16, _version,
 )
+from lgmqtt.errors import INVALID_PARAMS, TOPIC_ERROR
 from lgmqtt.compat import const
 from lgmqtt.mqtt.wire import (
+    CodecError,
     ProtocolError, Will, MAX_VARINT, UNSUPPORTED_VERSION, malformed, protocol_error, varint_size, read_u16,
     read_str, read_bin, read_pid, check_int, check_pid,
     CONNACK_CODES, SUBACK_CODES, SUBACK_CODES_V4, UNSUBACK_CODES,
@@ -59,7 +61,7 @@ def encode_connack(version, session_present, reason_code, props=None):
     if version == 4:
         check_int(reason_code, 0, 5, "3.1.1 CONNACK return code")
     elif reason_code not in CONNACK_CODES:
-        raise ValueError("0x%02X is not a CONNACK reason code" % (reason_code,))
+        raise CodecError(INVALID_PARAMS, "0x%02X is not a CONNACK reason code" % (reason_code,))
     return _frame(0x20, (b"\x01" if session_present else b"\x00", bytes((reason_code,)),
                          _props(version, props, _CONNACK)))
 
@@ -67,7 +69,7 @@ def encode_connack(version, session_present, reason_code, props=None):
 def _codes(codes, allowed, what):
     for c in codes:
         if not isinstance(c, int) or c not in allowed:
-            raise ValueError("%r is not a %s reason code" % (c, what))
+            raise CodecError(INVALID_PARAMS, "%r is not a %s reason code" % (c, what))
     return bytes(codes)
 
 
@@ -75,7 +77,7 @@ def encode_suback(version, pid, reason_codes, props=None):
     _version(version)
     check_pid(pid)
     if not reason_codes:
-        raise ValueError("SUBACK needs one reason code per topic filter")
+        raise CodecError(TOPIC_ERROR, "SUBACK needs one reason code per topic filter")
     return _frame(0x90, (_u16(pid), _props(version, props, _SUBACK),
                          _codes(reason_codes, SUBACK_CODES if version == 5 else SUBACK_CODES_V4, "SUBACK")))
 
@@ -85,10 +87,10 @@ def encode_unsuback(version, pid, reason_codes=(), props=None):
     check_pid(pid)
     if version == 4:
         if reason_codes:
-            raise ValueError("a 3.1.1 UNSUBACK has no reason codes")
+            raise CodecError(INVALID_PARAMS, "a 3.1.1 UNSUBACK has no reason codes")
         return _frame(0xB0, (_u16(pid),))
     if not reason_codes:
-        raise ValueError("a 5.0 UNSUBACK needs one reason code per topic filter")
+        raise CodecError(TOPIC_ERROR, "a 5.0 UNSUBACK needs one reason code per topic filter")
     return _frame(0xB0, (_u16(pid), _props(version, props, _UNSUBACK),
                          _codes(reason_codes, UNSUBACK_CODES, "UNSUBACK")))
 
@@ -127,9 +129,9 @@ def encode(packet, version):
         return encode_disconnect(version, packet.reason_code, p)
     if t == _AUTH:
         if version != 5:
-            raise ValueError("AUTH needs MQTT 5")
+            raise CodecError(INVALID_PARAMS, "AUTH needs MQTT 5")
         return encode_auth(packet.reason_code, p)
-    raise ValueError("unknown packet type %r" % (t,))
+    raise CodecError(INVALID_PARAMS, "unknown packet type %r" % (t,))
 
 
 def decode_all(data, version=4, server_side=False, max_packet_size=MAX_VARINT + 5):

@@ -19,12 +19,11 @@
 from lgmqtt.mqtt.decode import Decoder
 from lgmqtt.mqtt.encode import (encode_ack, encode_auth, encode_connect, encode_disconnect, encode_pingreq,
                                 encode_publish, encode_subscribe, encode_unsubscribe)
-from lgmqtt.mqtt.wire import ProtocolError
+from lgmqtt.mqtt.wire import CodecError, ProtocolError
 from lgmqtt.compat import const, ticks_diff
 from lgmqtt.errors import (ConnectorError, KEEPALIVE_TIMEOUT, NOT_CONNECTED, QOS_ERROR, PAYLOAD_TOO_LARGE,
                            PROTOCOL_ERROR, TIMEOUT, TOPIC_ERROR, topic_error)
 from lgmqtt.mqtt import topic as _topic
-from lgmqtt.mqtt.session_rx import Incoming
 
 _WILDCARD_SUBSCRIPTION_AVAILABLE = const(0x28)
 _SUBSCRIPTION_IDENTIFIER_AVAILABLE = const(0x29)
@@ -76,16 +75,39 @@ MAX_STRIKES = const(3)
 
 _MAX_PID = const(65535)
 
-# packet types and property ids (codec's public names, folded here at compile time)
+# packet types and property ids (lgmqtt.mqtt.wire's and .props' public names, folded
+# here at compile time)
+_CONNACK = const(2)
+_PUBLISH = const(3)
+_PUBACK = const(4)
+_PUBREC = const(5)
 _PUBREL = const(6)
+_PUBCOMP = const(7)
 _SUBSCRIBE = const(8)
+_SUBACK = const(9)
 _UNSUBSCRIBE = const(10)
+_UNSUBACK = const(11)
+_PINGRESP = const(13)
+_DISCONNECT = const(14)
+_AUTH = const(15)
+_ASSIGNED_CLIENT_IDENTIFIER = const(0x12)
+_SERVER_KEEP_ALIVE = const(0x13)
 _RECEIVE_MAXIMUM = const(0x21)
 _TOPIC_ALIAS_MAXIMUM = const(0x22)
+_TOPIC_ALIAS = const(0x23)
+_MAXIMUM_QOS = const(0x24)
+_RETAIN_AVAILABLE = const(0x25)
 _MAXIMUM_PACKET_SIZE = const(0x27)
 
+# The QoS 1/2 flow as a table: what each acknowledgement must answer, indexed by its
+# packet type - PUBACK: a QoS 1 message waiting for its ack; PUBREC: a QoS 2 one
+# waiting for it (then PUBREL goes out and it waits for PUBCOMP); PUBCOMP: a QoS 2
+# one waiting for that. (PUBREL, index 2, never answers our publish.)
+_ACK_QOS = b"\x01\x02\x00\x02"
+_ACK_STAGE = b"\x00\x00\x00\x01"
 
-class Session(Incoming):
+
+class Session:
     def __init__(self, client_id="", version=4, keepalive=60, clean_start=True, username=None, password=None,
                  will=None, connect_props=None, max_packet_size=65536, receive_maximum=65535,
                  topic_alias_maximum=16, max_inflight=20, ack_timeout_ms=0):
@@ -222,27 +244,45 @@ class Session(Incoming):
         raise ConnectorError(QOS_ERROR, "all 65535 packet ids are in flight", {})
 
     def publish(self, topic, payload, qos=0, retain=False, props=None, now_ms=0):
-        """Queue a PUBLISH. Returns its packet id (None for QoS 0). QoS 1/2 may be
-        accepted while disconnected or with the window full: it goes out when it can."""
+        """Encode and queue a PUBLISH (see publish_packet). Returns its packet id (None
+        for QoS 0)."""
         if qos not in (0, 1, 2):
             raise ConnectorError(QOS_ERROR, "qos must be 0, 1 or 2", {"qos": qos, "supportedQos": [0, 1, 2]})
         _topic.validate_name(topic)
-        if qos == 0 and self.state != CONNECTED:
-            raise ConnectorError(NOT_CONNECTED, "not connected (qos 0 messages are not queued here)", {"topic": topic})
-        pid = self._alloc_pid() if qos else None
         try:
-            data = encode_publish(self.version, topic, payload, qos, retain, False, pid,
-                                        props if self.version == 5 else None)
-        except ValueError as e:
-            raise ConnectorError(PAYLOAD_TOO_LARGE if "too" in str(e) else PROTOCOL_ERROR, str(e), {"topic": topic})
-        self.check_limits(topic, qos, retain, len(data))
-        if qos == 0:
-            self._send(data, now_ms)
+            packet = encode_publish(self.version, topic, payload, qos, retain, False, 0 if qos else None,
+                                    props if self.version == 5 else None)
+        except CodecError as e:  # the codec says which code
+            raise ConnectorError(e.error, e.message, {"topic": topic})
+        return self.publish_packet(packet, now_ms)
+
+    def publish_packet(self, packet, now_ms=0):
+        """Queue an encoded PUBLISH: what encode_publish made with packet id 0 for QoS 1/2
+        (the session writes the id it assigns into the packet, in place when it is a
+        bytearray). Returns the packet id (None for QoS 0). The packet was checked when
+        it was encoded; what is checked here is what this broker said it takes. QoS 1/2
+        may be accepted while disconnected or with the window full: it goes out when it
+        can; QoS 0 needs the link."""
+        first = packet[0]
+        qos = (first >> 1) & 3
+        self.check_limits(None, qos, first & 1, len(packet))
+        if not qos:
+            if self.state != CONNECTED:
+                raise ConnectorError(NOT_CONNECTED, "not connected (qos 0 messages are not queued here)", {})
+            self._send(packet, now_ms)
             return None
-        self._add(pid, qos, _WAIT_ACK, data, False)
-        rec = self._inflight[pid]
+        pid = self._alloc_pid()
+        if type(packet) is not bytearray:
+            packet = bytearray(packet)
+        i = 1
+        while packet[i] & 0x80:  # the remaining length's varint
+            i += 1
+        i += 3 + ((packet[i + 1] << 8) | packet[i + 2])  # the topic
+        packet[i] = pid >> 8
+        packet[i + 1] = pid & 0xFF
+        self._add(pid, qos, _WAIT_ACK, packet, False)
         if self.state == CONNECTED and self.window() > 0:
-            self._put_on_wire(rec, now_ms)
+            self._put_on_wire(self._inflight[pid], now_ms)
         return pid
 
     def check_limits(self, topic, qos, retain, size):
@@ -268,20 +308,22 @@ class Session(Incoming):
         for PUBACK/PUBREC), or one the broker PUBREC'd (stage 1: PUBREL is due). Only
         while disconnected; after CONNACK it is resumed like any in-flight message."""
         if self.state == CONNECTED or pid in self._inflight or qos not in (1, 2) or not 0 < pid <= _MAX_PID:
-            raise ConnectorError(PROTOCOL_ERROR, "cannot restore packet id %r in state %s" % (pid, self.state_name()),
-                                 {"packetId": pid})
+            raise ConnectorError(PROTOCOL_ERROR, "cannot restore packet id %r: session is %s (restore before "
+                                 "connecting, a free id, QoS 1 or 2)" % (pid, self.state_name()),
+                                 {"packetId": pid, "state": self.state_name()})
         if stage == _WAIT_COMP:
             packet = encode_ack(_PUBREL, self.version, pid)
+        elif type(packet) is not bytearray:
+            packet = bytearray(packet)  # ours: DUP is set in place
         self._add(pid, qos, stage, packet, True)
 
     def _put_on_wire(self, rec, now_ms):
         data = rec[R_PACKET]
         # A PUBLISH that went out before is a re-delivery: DUP set (also on a new session,
-        # where the broker may have had it: the flag is information, never dedup)
+        # where the broker may have had it: the flag is information, never dedup). The
+        # record's packet is ours (a bytearray): set in place, no copy.
         if rec[R_EVER_SENT] and rec[R_STAGE] == _WAIT_ACK:
-            data = bytearray(data)
             data[0] |= 0x08
-            data = bytes(data)
         if not rec[R_ON_WIRE]:
             # Counts against Receive Maximum from PUBLISH until PUBACK / PUBCOMP.
             self._sent_in_window += 1
@@ -305,7 +347,8 @@ class Session(Incoming):
 
     def _need_connected(self, what):
         if self.state != CONNECTED:
-            raise ConnectorError(NOT_CONNECTED, "cannot %s: session is %s" % (what, self.state_name()), {})
+            raise ConnectorError(NOT_CONNECTED, "cannot %s: session is %s, not connected" % (what, self.state_name()),
+                                 {"state": self.state_name(), "allowed": "connected"})
 
     def check_filter(self, filt):
         """Raise TOPIC_ERROR unless `filt` is a filter this broker accepts (5.0 CONNACK
@@ -360,7 +403,8 @@ class Session(Incoming):
         if self.version != 5:
             raise ConnectorError(PROTOCOL_ERROR, "AUTH needs MQTT 5", {})
         if self.state not in (CONNECTING, CONNECTED):
-            raise ConnectorError(NOT_CONNECTED, "cannot auth: session is %s" % self.state_name(), {})
+            raise ConnectorError(NOT_CONNECTED, "cannot auth: session is %s, not connecting or connected"
+                                 % self.state_name(), {"state": self.state_name()})
         self._send(encode_auth(reason_code, props), now_ms)
 
     # ---- timers -------------------------------------------------------------------
@@ -446,3 +490,162 @@ class Session(Incoming):
             self._update_probe()
         events.append((EV_PUBLISHED, rec[R_PID], reason_code))
         self._release_window(now_ms)
+
+    # ---- incoming: one handler per packet type the broker may send --------------------
+    def _handle(self, pkt, now_ms, events):
+        t = pkt.type
+        if self.state == CONNECTING:
+            if t == _CONNACK:
+                return self._on_connack(pkt, now_ms, events)
+            if t == _AUTH:
+                events.append((EV_AUTH, pkt.reason_code, pkt.props))
+                return
+            raise ProtocolError(0x82, "expected CONNACK, got packet type %d" % t)
+        if t == _PUBLISH:
+            return self._on_publish(pkt, now_ms, events)
+        if t == _PUBACK or t == _PUBREC or t == _PUBCOMP:
+            return self._on_pub_ack(pkt, now_ms, events)
+        if t == _PUBREL:
+            rc = 0
+            if self._in_qos2.pop(pkt.pid, None) is None:
+                rc = 0x92 if self.version == 5 else 0  # packet identifier not found: still complete it
+            self._send(encode_ack(_PUBCOMP, self.version, pkt.pid, rc), now_ms)
+            return
+        if t == _SUBACK or t == _UNSUBACK:
+            kind, n = self._acks.pop(pkt.pid, (None, 0))
+            want = _SUBSCRIBE if t == _SUBACK else _UNSUBSCRIBE
+            name = "SUBACK" if t == _SUBACK else "UNSUBACK"
+            if kind != want:
+                raise ProtocolError(0x82, "%s for unknown packet id %d" % (name, pkt.pid))
+            codes = pkt.reason_codes
+            if codes and len(codes) != n:
+                # one code per filter: a short one would make a topic silently vanish
+                raise ProtocolError(0x82, "%s with %d reason codes for %d topics" % (name, len(codes), n))
+            events.append((EV_SUBACK if t == _SUBACK else EV_UNSUBACK, pkt.pid, pkt.reason_codes, pkt.props))
+            return
+        if t == _PINGRESP:
+            self._ping_sent = None
+            events.append((EV_PINGRESP,))
+            return
+        if t == _DISCONNECT:
+            self.state = DISCONNECTED
+            events.append((EV_DISCONNECT, pkt.reason_code, pkt.props))
+            return
+        if t == _AUTH:
+            events.append((EV_AUTH, pkt.reason_code, pkt.props))
+            return
+        raise ProtocolError(0x82, "unexpected packet type %d from the broker" % t)
+
+    def _on_connack(self, pkt, now_ms, events):
+        rc = pkt.reason_code
+        props = pkt.props
+        # a 3.1.1-only broker answers a 5.0 CONNECT with a 3.1.1 CONNACK: its code is a
+        # 3.1.1 return code (1 = unacceptable protocol version, not "Granted QoS 1")
+        self.connack_version = pkt.proto_level if pkt.proto_level == 4 else self.version
+        if rc:
+            self.state = CLOSED
+            events.append((EV_CONNACK, False, rc, props))
+            return
+        if pkt.session_present and self.clean_start and self.version == 4:
+            raise ProtocolError(0x82, "session present on a clean session")
+        self.state = CONNECTED
+        self.session_present = pkt.session_present
+        self.connack_props = props
+        if props:
+            self.broker_receive_maximum = props.get(_RECEIVE_MAXIMUM, 65535)
+            self.broker_max_packet_size = props.get(_MAXIMUM_PACKET_SIZE, 0)
+            self.broker_max_qos = props.get(_MAXIMUM_QOS, 2)
+            self.retain_available = bool(props.get(_RETAIN_AVAILABLE, 1))
+            self.wildcard_available = bool(props.get(_WILDCARD_SUBSCRIPTION_AVAILABLE, 1))
+            self.shared_available = bool(props.get(_SHARED_SUBSCRIPTION_AVAILABLE, 1))
+            self.subid_available = bool(props.get(_SUBSCRIPTION_IDENTIFIER_AVAILABLE, 1))
+            if _SERVER_KEEP_ALIVE in props:
+                self.effective_keepalive = props[_SERVER_KEEP_ALIVE]
+            if _ASSIGNED_CLIENT_IDENTIFIER in props:
+                self.assigned_client_id = props[_ASSIGNED_CLIENT_IDENTIFIER]
+                self.client_id = self.assigned_client_id
+        if not pkt.session_present:
+            self._in_qos2 = {}
+            # The broker has no state: a PUBREC'd QoS 2 message was already delivered
+            # by it, so it is complete; unacknowledged PUBLISHes go again as new.
+            for rec in sorted(self._inflight.values(), key=lambda r: r[R_ORDER]):
+                if rec[R_STAGE] == _WAIT_COMP:
+                    del self._inflight[rec[R_PID]]
+                    events.append((EV_PUBLISHED, rec[R_PID], 0))
+            self._update_probe()
+        events.append((EV_CONNACK, pkt.session_present, 0, props))
+        # Re-send what is in flight, oldest first: PUBLISH with DUP, PUBREL as is; then
+        # whatever waited for the window.
+        for rec in sorted(self._inflight.values(), key=lambda r: r[R_ORDER]):
+            if rec[R_STAGE] == _WAIT_COMP or self.window() > 0:
+                self._put_on_wire(rec, now_ms)
+
+    def _on_publish(self, pkt, now_ms, events):
+        if pkt.oversize:
+            return self._on_oversize(pkt, now_ms, events)
+        props = pkt.props
+        alias = props.get(_TOPIC_ALIAS) if props else None
+        if alias is not None:
+            if alias == 0 or alias > self.topic_alias_maximum:
+                raise ProtocolError(0x94, "topic alias %d out of range 1..%d" % (alias, self.topic_alias_maximum))
+            if pkt.topic:
+                self._in_aliases[alias] = pkt.topic
+            else:
+                t = self._in_aliases.get(alias)
+                if t is None:
+                    raise ProtocolError(0x82, "unknown topic alias %d" % alias)
+                pkt.topic = t
+        elif not pkt.topic:
+            raise ProtocolError(0x82, "PUBLISH without topic name or alias")
+        qos = pkt.qos
+        if qos == 0:
+            events.append((EV_MESSAGE, pkt))
+        elif qos == 1:
+            events.append((EV_MESSAGE, pkt))
+            self._send(encode_ack(_PUBACK, self.version, pkt.pid), now_ms)
+        else:
+            if pkt.pid not in self._in_qos2:
+                if self.version == 5 and len(self._in_qos2) >= self.receive_maximum:
+                    raise ProtocolError(0x93, "broker exceeded our receive maximum %d" % self.receive_maximum)
+                self._in_qos2[pkt.pid] = True
+                events.append((EV_MESSAGE, pkt))
+            # a duplicate before PUBREL is acknowledged again but not delivered again
+            self._send(encode_ack(_PUBREC, self.version, pkt.pid), now_ms)
+
+    def _on_oversize(self, pkt, now_ms, events):
+        # Skipped by the decoder (its body was never buffered): acknowledge it so the
+        # broker does not redeliver it, report it once, stay connected.
+        qos, pid = pkt.qos, pkt.pid
+        if qos == 1 and pid:
+            self._send(encode_ack(_PUBACK, self.version, pid), now_ms)
+        elif qos == 2 and pid:
+            if pid in self._in_qos2:
+                pid = None  # a duplicate before PUBREL: acknowledged again, not reported again
+            self._in_qos2[pkt.pid] = True
+            self._send(encode_ack(_PUBREC, self.version, pkt.pid), now_ms)
+        if pid or not qos:
+            events.append((EV_OVERSIZE, pkt.topic, pkt.oversize, qos))
+
+    def _on_pub_ack(self, pkt, now_ms, events):
+        t = pkt.type
+        rec = self._inflight.get(pkt.pid)
+        if rec is None or not rec[R_ON_WIRE]:
+            raise ProtocolError(0x82, "acknowledgement for packet id %d not in flight" % pkt.pid)
+        if rec[R_QOS] != _ACK_QOS[t - _PUBACK]:
+            raise ProtocolError(0x82, "packet type %d for a QoS %d message" % (t, rec[R_QOS]))
+        if rec[R_STAGE] != _ACK_STAGE[t - _PUBACK]:
+            if t == _PUBREC:  # a repeated PUBREC: answer it again
+                self._send(rec[R_PACKET], now_ms)
+                return
+            raise ProtocolError(0x82, "PUBCOMP before PUBREC for packet id %d" % pkt.pid)
+        if t == _PUBREC and pkt.reason_code < 0x80:
+            rec[R_STAGE] = _WAIT_COMP
+            rec[R_PACKET] = encode_ack(_PUBREL, self.version, rec[R_PID])
+            # the driver persists this before the PUBREL below reaches the wire
+            events.append((EV_PUBREC, rec[R_PID]))
+            self._put_on_wire(rec, now_ms)  # still counted in the window until PUBCOMP
+            return
+        # The PUBREC already meant "delivered"; a PUBCOMP reason (only 0x92, Packet
+        # Identifier not found, exists) is no refusal: 5.0 section 3.7.2.1 calls it
+        # normal during recovery, when our PUBREL was a re-send.
+        self._done(rec, 0 if t == _PUBCOMP else pkt.reason_code, events, now_ms)

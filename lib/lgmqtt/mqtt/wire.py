@@ -3,6 +3,7 @@
 # strings and the per-packet reason-code sets. Users import all of this from
 # lgmqtt.mqtt.encode; this module exists only to keep each file under ~400 lines.
 from lgmqtt.compat import MICROPYTHON, const
+from lgmqtt.errors import INVALID_PARAMS, PAYLOAD_TOO_LARGE
 
 CONNECT = const(1)
 CONNACK = const(2)
@@ -42,6 +43,18 @@ SUBACK_CODES_V4 = b"\x00\x01\x02\x80"
 
 def ack_codes(ptype):
     return PUBACK_CODES if ptype <= PUBREC else PUBREL_CODES
+
+
+class CodecError(ValueError):
+    """The caller's arguments cannot make a valid packet; nothing was encoded. `.error`
+    is its code in the one vocabulary (lgmqtt.errors: TOPIC_ERROR, QOS_ERROR,
+    PAYLOAD_TOO_LARGE, INVALID_PARAMS), so no caller guesses it from the text. A
+    ValueError: code that only cares that the input was bad can say so."""
+
+    def __init__(self, error, message):
+        super().__init__(message)
+        self.error = error
+        self.message = message
 
 
 class ProtocolError(Exception):
@@ -192,7 +205,7 @@ def read_varint(buf, pos, end):
 
 def encode_varint(n):
     if not isinstance(n, int) or n < 0 or n > MAX_VARINT:
-        raise ValueError("variable byte integer out of range 0..268435455: %r" % (n,))
+        raise CodecError(PAYLOAD_TOO_LARGE, "variable byte integer out of range 0..268435455: %r" % (n,))
     buf = bytearray(varint_size(n))
     write_varint(buf, 0, n)
     return bytes(buf)
@@ -250,7 +263,7 @@ def utf8(s):
     interpreters (CPython cannot encode one; MicroPython encodes it, invalid)."""
     b = s.encode()  # CPython: UnicodeEncodeError, a ValueError
     if MICROPYTHON and len(b) != len(s) and not utf8_ok(b, 0, len(b)):
-        raise ValueError("not valid Unicode (lone surrogate)")
+        raise CodecError(INVALID_PARAMS, "not valid Unicode (lone surrogate)")
     return b
 
 
@@ -282,20 +295,21 @@ def read_bin(buf, pos, end):
     return bytes(buf[pos + 2:e]), e
 
 
-def str_bytes(s, what):
-    """Caller's str -> its UTF-8 bytes, checked as MQTT wants (ValueError otherwise)."""
+def str_bytes(s, what, code=INVALID_PARAMS):
+    """Caller's str -> its UTF-8 bytes, checked as MQTT wants (CodecError with `code`
+    otherwise; a size is PAYLOAD_TOO_LARGE)."""
     if not isinstance(s, str):
-        raise ValueError("%s must be a str, not %s" % (what, type(s).__name__))
+        raise CodecError(code, "%s must be a str, not %s" % (what, type(s).__name__))
     try:
         b = s.encode()
     except UnicodeError:
-        raise ValueError("%s is not valid Unicode (lone surrogate)" % what)
+        raise CodecError(code, "%s is not valid Unicode (lone surrogate)" % what)
     if len(b) > 0xFFFF:
-        raise ValueError("%s is %d bytes in UTF-8, more than 65535" % (what, len(b)))
+        raise CodecError(PAYLOAD_TOO_LARGE, "%s is %d bytes in UTF-8, more than 65535" % (what, len(b)))
     if MICROPYTHON and len(b) != len(s) and not utf8_ok(b, 0, len(b)):
-        raise ValueError("%s is not valid Unicode (surrogate)" % what)
+        raise CodecError(code, "%s is not valid Unicode (surrogate)" % what)
     if "\x00" in s:
-        raise ValueError("%s contains U+0000" % what)
+        raise CodecError(code, "%s contains U+0000" % what)
     return b
 
 
@@ -305,15 +319,15 @@ def bin_bytes(v, what, limit=0xFFFF):
         v = v.encode()
     elif t is not bytes and t is not bytearray and t is not memoryview and not isinstance(
             v, (bytes, bytearray, memoryview)):
-        raise ValueError("%s must be bytes, not %s" % (what, type(v).__name__))
+        raise CodecError(INVALID_PARAMS, "%s must be bytes, not %s" % (what, type(v).__name__))
     if len(v) > limit:
-        raise ValueError("%s is %d bytes, more than %d" % (what, len(v), limit))
+        raise CodecError(PAYLOAD_TOO_LARGE, "%s is %d bytes, more than %d" % (what, len(v), limit))
     return v
 
 
 def check_int(v, lo, hi, what):
     if not isinstance(v, int) or isinstance(v, bool) and hi > 1 or v < lo or v > hi:
-        raise ValueError("%s must be an int in %d..%d, not %r" % (what, lo, hi, v))
+        raise CodecError(INVALID_PARAMS, "%s must be an int in %d..%d, not %r" % (what, lo, hi, v))
     return v
 
 

@@ -57,7 +57,7 @@ class _Waiter:
         return self.result
 
 
-class Client(Supervisor):
+class Client:
     def __init__(self, cfg, on_event=None, opener=None):
         """cfg: the connector's `config` section (host, port, protocol, brokers, clientId, ...)."""
         self.cfg = cfg
@@ -72,8 +72,7 @@ class Client(Supervisor):
             connect_props=cfg.get("connectProperties"), max_packet_size=cfg.get("maxPacketSize", 65536),
             receive_maximum=cfg.get("receiveMaximum", 65535), topic_alias_maximum=cfg.get("topicAliasMaximum", 16),
             max_inflight=cfg.get("maxInflight", 20), ack_timeout_ms=cfg.get("ackTimeout", ACK_TIMEOUT_MS))
-        self._tls = None
-        self._tls_warned = False
+        self._link = Supervisor(self)  # the loop that keeps the link up (composed, not inherited)
         self._stream = None
         self._buf = bytearray(cfg.get("readBufferSize", 2048))
         self._sup = None
@@ -120,7 +119,7 @@ class Client(Supervisor):
         if self._sup is None:
             self._stop = False
             self._first = _Waiter()
-            self._sup = asyncio.create_task(self._supervise())
+            self._sup = asyncio.create_task(self._link.supervise())
         if self.connected:
             return
         if self._first is None:

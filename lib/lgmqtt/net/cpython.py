@@ -1,8 +1,7 @@
-# compat_net's CPython half (see compat_net.py): asyncio streams over a socket we
+# The CPython half of lgmqtt.net.transport (see lgmqtt.net.streams, the MicroPython half): asyncio streams over a socket we
 # connect ourselves, so that TCP_NODELAY is set before the first byte.
 import asyncio as _aio
 
-from lgmqtt.net.streams import _nodelay
 
 
 async def resolve(host, port):
@@ -14,7 +13,7 @@ async def resolve(host, port):
     return ai[0]
 
 
-async def connect(ai, ssl, server_hostname, hello, block_ms):
+async def connect(ai, ssl, server_hostname, hello, block_ms, nodelay):
     import socket as _socket
 
     loop = _aio.get_running_loop()
@@ -22,7 +21,7 @@ async def connect(ai, ssl, server_hostname, hello, block_ms):
     try:
         s.setblocking(False)
         await loop.sock_connect(s, ai[4])
-        nodelay = _nodelay(s)
+        nodelay = nodelay(s)
         r, w = await _aio.open_connection(sock=s, ssl=ssl, server_hostname=server_hostname if ssl else None)
     except BaseException:
         s.close()

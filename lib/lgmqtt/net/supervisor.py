@@ -42,101 +42,113 @@ async def _sleep_ms(ms):
 
 
 class Supervisor:
-    async def _supervise(self):
-        period = max(100, self.cfg.get("reconnectPeriod", 1000))  # 0 would spin: 100 ms floor
+    """Keeps one Client's link up: connect (CONNECT as the transport's first bytes),
+    handshake, reconnect with backoff and jitter, failover, resubscription. The Client
+    owns the session, the stream and the waiters; this owns the loop around them."""
+
+    def __init__(self, client):
+        self.c = client
+        self._tls = None
+        self._tls_warned = False
+
+    async def supervise(self):
+        c = self.c
+        period = max(100, c.cfg.get("reconnectPeriod", 1000))  # 0 would spin: 100 ms floor
         delay = period
-        max_attempts = self.cfg.get("maxReconnectAttempts", 0)
+        max_attempts = c.cfg.get("maxReconnectAttempts", 0)
         # A link must stay up this long to count as a success; one that a broker drops
         # at once (a duplicate client id, an ACL kick) backs off like a failed attempt.
-        stable_ms = max(10000, self.session.keepalive * 1000)
+        stable_ms = max(10000, c.session.keepalive * 1000)
         failures = 0
-        while not self._stop:
-            self.attempts += 1
+        while not c._stop:
+            c.attempts += 1
             try:
                 err = await self._connect_once()
             except Exception as e:  # never let the supervisor die: report and retry
                 try:
-                    await self._close_stream()
-                    self._lost(True)
+                    await c._close_stream()
+                    c._lost(True)
                 except Exception:  # noqa: S110 - already failing: the next attempt starts clean
                     pass
                 # MemoryError (or a bug) is not the network's fault: INTERNAL_ERROR
                 err = internal("connect attempt", e)
-            if self._stop:
+            if c._stop:
                 break
             if err is None:
                 t_up = ticks_ms()
-                if not self._link_dead.is_set():  # (it may have died in the CONNACK's own read)
-                    await self._serve()
-                if self._stop:
+                if not c._link_dead.is_set():  # (it may have died in the CONNACK's own read)
+                    await c._serve()
+                if c._stop:
                     break
-                self.reconnects += 1
-                if self._switching:  # use_broker(): go to the chosen broker now
-                    self._switching = False
+                c.reconnects += 1
+                if c._switching:  # use_broker(): go to the chosen broker now
+                    c._switching = False
                     failures, delay = 0, period
                     continue
                 if ticks_diff(ticks_ms(), t_up) >= stable_ms:
                     failures, delay = 0, period
                     continue
                 failures += 1
-                self.brokers.failed()  # a broker that drops us at once is as bad as one that refuses
+                c.brokers.failed()  # a broker that drops us at once is as bad as one that refuses
             else:
                 failures += 1
-                self.last_error = err
-                self._emit(ERROR, err)
-                if self._first is not None:
-                    self._first.set(error=err)
-                    self._first = None
+                c.last_error = err
+                c._emit(ERROR, err)
+                if c._first is not None:
+                    c._first.set(error=err)
+                    c._first = None
                 if max_attempts and failures >= max_attempts:
-                    self._fail_requests(err)
+                    c._fail_requests(err)
                     break
-                self.brokers.failed()
+                c.brokers.failed()
                 if err.error == AUTHENTICATION_FAILED:
                     # retrying bad credentials fast only locks the account and burns battery
-                    delay = max(delay, self.cfg.get("authRetryPeriod", 5000))
+                    delay = max(delay, c.cfg.get("authRetryPeriod", 5000))
             # exponential backoff with jitter (a fleet must not reconnect in lockstep)
             await _sleep_ms(delay // 2 + (ticks_ms() * 7919) % (delay // 2 + 1))
-            delay = max(period, min(delay * 2, self.cfg.get("maxReconnectPeriod", 60000)))
-        if self._sup is asyncio.current_task():
-            self._sup = None
+            delay = max(period, min(delay * 2, c.cfg.get("maxReconnectPeriod", 60000)))
+        if c._sup is asyncio.current_task():
+            c._sup = None
 
     def _tls_context(self, broker):
-        if broker.get("protocol", self.cfg.get("protocol", "mqtt")) != "mqtts":
+        c = self.c
+        if broker.get("protocol", c.cfg.get("protocol", "mqtt")) != "mqtts":
             return None
         if self._tls is None:
-            tls = self.cfg.get("tls", {}) or {}
-            verify = self.cfg.get("rejectUnauthorized", tls.get("rejectUnauthorized", True))
+            tls = c.cfg.get("tls", {}) or {}
+            verify = c.cfg.get("rejectUnauthorized", tls.get("rejectUnauthorized", True))
             if not verify and not self._tls_warned:
                 self._tls_warned = True
-                self._emit(WARNING, {"message": "TLS server verification is off (rejectUnauthorized: false)"})
+                c._emit(WARNING, {"message": "TLS server verification is off (rejectUnauthorized: false)"})
             self._tls = transport.tls_context(ca=tls.get("ca"), cert=tls.get("cert"), key=tls.get("key"),
                                               verify=verify)
         return self._tls
 
     async def _connect_once(self):
-        b = self.brokers.current()
-        timeout = self.cfg.get("connectTimeout", 10000)
+        c = self.c
+        b = c.brokers.current()
+        timeout = c.cfg.get("connectTimeout", 10000)
         try:
             ctx = self._tls_context(b)
             t0 = ticks_ms()
             late = None
-            self.session.connect(t0)
+            c.session.connect(t0)
             # CONNECT goes out as the transport's first bytes: on MicroPython that write
             # is what drives the TLS handshake without blocking the loop.
-            self._stream = await self._open(b["host"], b["port"], ssl=ctx, server_hostname=b.get("servername"),
-                                            timeout_ms=timeout, hello=self.session.take_outbound())
-            while self.session.state == S.CONNECTING:
+            c._stream = await c._open(b["host"], b["port"], ssl=ctx, server_hostname=b.get("servername"),
+                                            timeout_ms=timeout, hello=c.session.take_outbound())
+            while c.session.state == S.CONNECTING:
                 left = timeout - ticks_diff(ticks_ms(), t0)
                 if left <= 0:
                     raise ConnectorError(TIMEOUT, "no CONNACK within %d ms" % timeout,
                                          {"host": b["host"], "port": b["port"]})
-                n = await asyncio.wait_for(self._stream.readinto(self._buf), left / 1000)
+                n = await asyncio.wait_for(c._stream.readinto(c._buf), left / 1000)
                 if not n:
                     raise ConnectorError(CONNECTION_FAILED, "broker closed the connection during CONNECT",
                                          {"host": b["host"], "port": b["port"], "reason": "EOF"})
-                for ev in self.session.receive_data(memoryview(self._buf)[:n], ticks_ms()):
-                    if self._up:  # after CONNACK: the link's own events
-                        self._dispatch(ev)
+                for ev in c.session.receive_data(memoryview(c._buf)[:n], ticks_ms()):
+                    if c._up:  # after CONNACK: the link's own events
+                        c._dispatch(ev)
                         if ev[0] == S.EV_ERROR or ev[0] == S.EV_DISCONNECT:
                             late = ev
                         continue
@@ -144,65 +156,67 @@ class Supervisor:
                     if err is not None:
                         raise err
         except ConnectorError as e:
-            await self._close_stream()
-            self._lost(True)
+            await c._close_stream()
+            c._lost(True)
             return e
         except asyncio.TimeoutError:
-            await self._close_stream()
-            self._lost(True)
+            await c._close_stream()
+            c._lost(True)
             return ConnectorError(TIMEOUT, "no CONNACK within %d ms" % timeout, {"host": b["host"], "port": b["port"]})
         except OSError as e:
-            await self._close_stream()
-            self._lost(True)
+            await c._close_stream()
+            c._lost(True)
             return ConnectorError(CONNECTION_FAILED, "connection to %s:%d failed: %s" % (b["host"], b["port"], e),
                                   {"host": b["host"], "port": b["port"], "reason": str(e)})
-        if self._stop:
-            await self._close_stream()
-            self._lost(False)
+        if c._stop:
+            await c._close_stream()
+            c._lost(False)
             return ConnectorError(NOT_CONNECTED, "disconnect() during connect", {})
         if late is not None:
             # CONNACK and a fatal packet in one read: the link came up and died at once.
             # It ends like any link that was up: one `disconnected` after the `connected`.
-            await self._flush()
-            await self._drop_link(self._reason(late))
+            await c._flush()
+            await c._drop_link(c._reason(late))
             return None
-        if not self.session.session_present and self._subs:
+        if not c.session.session_present and c._subs:
             # The broker forgot us (clean start or expired session): without this, a
             # device silently stops receiving commands after its first reconnect.
-            self.session.subscribe(list(self._subs.items()), None, ticks_ms())
-        await self._flush()  # re-sent in-flight messages and resubscriptions
+            c.session.subscribe(list(c._subs.items()), None, ticks_ms())
+        await c._flush()  # re-sent in-flight messages and resubscriptions
         return None
 
     def _on_handshake_event(self, ev, b):
+        c = self.c
         kind = ev[0]
         if kind == S.EV_CONNACK:
             rc = ev[2]
-            v = self.session.connack_version
+            v = c.session.connack_version
             if rc:
                 name = connack_name(v, rc)
                 if rc in (_AUTH_CODES_V4 if v == 4 else _AUTH_CODES_V5):
                     return ConnectorError(AUTHENTICATION_FAILED, "broker refused the credentials: %s" % name,
-                                          {"username": self.session.username, "reason": name})
+                                          {"username": c.session.username, "reason": name})
                 return ConnectorError(CONNECTION_FAILED, "broker refused the connection: %s" % name,
                                       {"host": b["host"], "port": b["port"], "reason": name})
             self._on_connected(ev[1], b)
             return None
         if kind == S.EV_ERROR:
             return ConnectorError(ev[3], ev[2], {"host": b["host"], "port": b["port"], "reasonCode": ev[1]})
-        self._dispatch(ev)
+        c._dispatch(ev)
         return None
 
     def _on_connected(self, session_present, b):
-        if self._stop:  # disconnect() came while we were connecting: do not come alive
+        c = self.c
+        if c._stop:  # disconnect() came while we were connecting: do not come alive
             return
-        self._connected.set()
-        self._up = True
-        self._link_dead = asyncio.Event()
-        self.last_error = None
-        info = {"broker": self.brokers.current_name(), "sessionPresent": session_present,
-                "clientId": self.session.client_id}
-        if self._first is not None:
-            self._first.set()
-            self._first = None
-        self._emit(CONNECTED, info)
+        c._connected.set()
+        c._up = True
+        c._link_dead = asyncio.Event()
+        c.last_error = None
+        info = {"broker": c.brokers.current_name(), "sessionPresent": session_present,
+                "clientId": c.session.client_id}
+        if c._first is not None:
+            c._first.set()
+            c._first = None
+        c._emit(CONNECTED, info)
 

@@ -29,8 +29,25 @@
 import asyncio
 
 from lgmqtt import compat
-from lgmqtt.net import streams
+from lgmqtt.compat import const
 from lgmqtt.errors import CONNECTION_FAILED, TIMEOUT, ConnectorError
+
+if compat.MICROPYTHON:
+    from lgmqtt.net import streams
+else:
+    from lgmqtt.net import cpython as streams
+
+_IPPROTO_TCP = const(6)
+_TCP_NODELAY = const(1)  # the unix port's socket module lacks the names; values are Linux's and lwIP's
+
+
+def _nodelay(sock):
+    # one write per packet is only as good as the peer's ACK: never wait for Nagle
+    try:
+        sock.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
+        return True
+    except (OSError, AttributeError):
+        return False
 
 
 def tls_context(ca=None, cert=None, key=None, verify=True):
@@ -62,7 +79,7 @@ async def _open(host, port, ssl, server_hostname, timeout_ms, hello, t0, details
         raise _fail(details, "name resolution failed: " + _text(e))
     try:
         left = timeout_ms - compat.ticks_diff(compat.ticks_ms(), t0)
-        io, nodelay = await streams.connect(ai, ssl, server_hostname or host, hello, left)
+        io, nodelay = await streams.connect(ai, ssl, server_hostname or host, hello, left, _nodelay)
     except (OSError, ValueError) as e:  # ValueError: MicroPython's certificate failures
         err = _fail(details, _reason(e, ssl))
         if _errname(e) == "ETIMEDOUT":  # MicroPython's blocking handshake hit its bound

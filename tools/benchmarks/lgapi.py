@@ -35,10 +35,12 @@ def codec():
 
 
 def open_store(history_cfg, storage=None):
-    """lgmqtt.store.open_store(config.history) -> (History, Outbox) on one ring log."""
+    """lgmqtt.store.open_store(config.history) -> (History, Outbox) on one ring log
+    (the Store is history.store)."""
     from lgmqtt.store import open_store as o
 
-    return o(history_cfg, storage=storage)
+    st = o(history_cfg, storage=storage)
+    return st.history, st.outbox
 
 
 def ringlog_class():
@@ -48,19 +50,22 @@ def ringlog_class():
     return RingLog
 
 
-def history_outbox_classes():
-    """(lgmqtt.store.history.History, lgmqtt.store.outbox.Outbox), built over one RingLog."""
-    from lgmqtt.store.history import History
-    from lgmqtt.store.outbox import Outbox
+def store_class():
+    """lgmqtt.store.Store(log, record=, policy=, max_pending=): .history, .outbox, .sync(), .close()."""
+    from lgmqtt.store import Store
 
-    return History, Outbox
+    return Store
 
 
 def log_message():
-    """(pack_message(topic, payload, qos=), peek_topic(body)): the log's record format."""
-    from lgmqtt.store.records import pack_message, peek_topic
+    """(parts(topic, payload, qos=) -> a record body for log.append, peek_topic(body)):
+    the log's message record format (lgmqtt.store.records)."""
+    from lgmqtt.store.history import message
+    from lgmqtt.store.journal import K_PUBLISHED
+    from lgmqtt.store.records import peek_topic
 
-    return pack_message, peek_topic
+    return (lambda topic, payload, qos=0: message(topic, payload, qos).parts()), (
+        lambda body: peek_topic(K_PUBLISHED, body))
 
 
 def topic_matchers():

@@ -15,6 +15,7 @@ from lgmqtt.net import client as C
 from lgmqtt.compat import const, time_s
 from lgmqtt.connector import payloads
 from lgmqtt.connector.delivery import Delivery
+from lgmqtt.store.records import Message
 from lgmqtt.errors import (ConnectorError, CALLBACK_ERROR, CAPABILITY_DISABLED, CONFIG_ERROR, INVALID_PARAMS,
                            NOT_CONNECTED, internal)
 from lgmqtt.isotime import format_iso
@@ -48,7 +49,7 @@ def _now_iso():
 
 class Connector:
     def __init__(self, config, store=None, opener=None, history_storage=None):
-        """store: (History, Outbox) to use as is; history_storage: a function
+        """store: a lgmqtt.store.Store to use as is; history_storage: a function
         segment_size -> storage or None, for a board's raw flash partition."""
         self.doc = _validate(config)
         self.cfg = self.doc["config"]
@@ -62,7 +63,8 @@ class Connector:
             hist = check_config(self.cfg.get("history", {}))
             raw = history_storage(hist["size"] // hist["segments"]) if history_storage else None
             store = open_store(hist, storage=raw)
-        self.history, self.outbox = store
+        self.store = store
+        self.history, self.outbox = store.history, store.outbox
         self._opener = opener
         self.client = None
         self.closed = False
@@ -187,7 +189,7 @@ class Connector:
         if self.client is not None:
             await self.client.disconnect()
         self.delivery.release()
-        self.outbox.sync()
+        self.store.sync()
         return {"success": True, "connected": False}
 
     async def update_config(self, partial):
@@ -249,7 +251,12 @@ class Connector:
             return
         props = pkt.props or {}
         if self.history.wants(pkt.topic):
-            self.history.record("received", pkt.topic, pkt.payload, pkt.qos, pkt.retain, props or None)
+            b = pkt.body
+            if b is not None and b[0] | b[1]:  # stored as it arrived
+                self.history.record_message("received", Message(self.client.session.version, 0x30 | (pkt.qos << 1) |
+                                                                pkt.retain, b))
+            else:  # its topic came from a 5.0 topic alias: encoded with the topic
+                self.history.record("received", pkt.topic, pkt.payload, pkt.qos, pkt.retain, props or None)
         value, err = payloads.decode_checked(pkt.payload, props.get(_CONTENT_TYPE))
         m = {"topic": pkt.topic, "payload": value, "rawPayload": bytes(pkt.payload), "qos": pkt.qos,
              "retain": pkt.retain, "dup": pkt.dup, "messageId": pkt.pid,
@@ -257,11 +264,6 @@ class Connector:
         if err is not None:
             m["payloadError"] = err
         self.emit("message-received", m)
-
-    # ---- the outbox path: lgmqtt.connector.delivery ------------------------------------------
-    async def send(self, topic, data, qos, retain, props, user_payload, wait, size=None):
-        """Put through the outbox (QoS >= 1, or QoS 0 queued offline) and send if connected."""
-        return await self.delivery.send(topic, data, qos, retain, props, user_payload, wait, size)
 
     def require_connected(self, what):
         if not self.connected:
@@ -287,4 +289,4 @@ class Connector:
         await self.disconnect()
         self.delivery.stop()
         self.closed = True
-        self.history.close()
+        self.store.close()

@@ -36,6 +36,16 @@ class _Pending:
         self.pid = None
 
 
+def _set_pid(packet, pid):
+    # where a PUBLISH's packet id goes: after the fixed header and the topic
+    i = 1
+    while packet[i] & 0x80:
+        i += 1
+    i += 3 + ((packet[i + 1] << 8) | packet[i + 2])
+    packet[i] = pid >> 8
+    packet[i + 1] = pid & 0xFF
+
+
 async def paced(steps):
     """Run a paced query (see lgmqtt.store.history.run), giving the loop a turn at each pause."""
     try:
@@ -70,18 +80,15 @@ class Delivery:
             self._task = asyncio.create_task(self._pump())
         if not self.persist:
             return
-        v5 = client.session.version == 5
         for oid, (pid, stage) in sorted(self.outbox.inflight().items()):
             rows = self.outbox.records([oid])
             if not rows:
                 continue
-            _, t, topic, payload, qos, retain, props = rows[0]
-            from lgmqtt.mqtt.encode import encode_publish
-
-            pkt = encode_publish(client.session.version, topic, payload, 2, retain, False, pid,
-                                       props if v5 else None)
+            m = rows[0]
+            pkt = self._packet(m, client.session.version)
+            _set_pid(pkt, pid)
             client.session.restore(pid, 2, stage, pkt)
-            p = _Pending(oid, topic, payloads.decode(payload), 2, retain)
+            p = _Pending(oid, m.topic(), payloads.decode(m.payload()), 2, m.retain)
             p.pid = pid
             self._by_pid[pid] = p
             self._sent.add(oid)
@@ -102,21 +109,23 @@ class Delivery:
         self._kick.set()
 
     # ---- write --------------------------------------------------------------------
-    async def send(self, topic, data, qos, retain, props, user_payload, wait, size=None):
-        """Put through the outbox (QoS >= 1, or QoS 0 queued offline) and send if connected."""
+    async def send(self, w, wait):
+        """Put a connector Write (ops.Write: validated, encoded once) through the outbox
+        (QoS >= 1, or QoS 0 queued offline) and send it if connected."""
         conn = self.conn
+        topic, qos = w.topic, w.qos
         if conn.connected:
-            conn.client.check_publish(topic, data, qos, retain, props, size)
-        oid = self.outbox.put(topic, data, qos, retain, props or None)
+            conn.client.check_publish(topic, qos, w.retain, len(w.packet))
+        oid = self.outbox.put_message(w.msg)
         if conn.debug:
             conn._debug("outbox put", outboxId=oid, topic=topic)
         queued = {"success": True, "queued": True, "outboxId": oid, "messageId": None, "topic": topic, "qos": qos}
         if not conn.connected:
             return queued
-        p = _Pending(oid, topic, user_payload, qos, retain)
+        p = _Pending(oid, topic, w.payload, qos, w.retain)
         if wait:
             p.done = asyncio.Event()
-        self._waiting[oid] = (p, data, props)
+        self._waiting[oid] = (p, w.packet)
         self._kick.set()
         if not wait:
             return queued
@@ -161,32 +170,43 @@ class Delivery:
                 page = [i for i in ids[k:k + 8] if i not in self._waiting]
                 rows = {}
                 if page:
-                    for r in await paced(self.outbox.records_steps(page, _PAGE_BYTES)):
-                        rows[r[0]] = r
+                    for m in await paced(self.outbox.records_steps(page, _PAGE_BYTES)):
+                        rows[m.id] = m
                 last = max(rows) if rows else 0
                 for oid in ids[k:k + 8]:
                     if not conn.connected or self._from_start:
                         break
                     w = self._waiting.get(oid)
                     if w is None:
-                        r = rows.get(oid)
-                        if r is None:
+                        m = rows.get(oid)
+                        if m is None:
                             if oid > last and rows:
                                 break  # the page stopped at its byte budget: read on from here
                             k += 1
                             after = oid
                             continue  # acknowledged or dropped meanwhile
-                        _, t, topic, payload, qos, retain, props = r
+                        topic = m.topic()
                         if conn.debug:
                             conn._debug("outbox resend", outboxId=oid, topic=topic)
-                        w = (_Pending(oid, topic, payloads.decode(payload), qos, retain), payload, props)
+                        w = (_Pending(oid, topic, payloads.decode(m.payload()), m.qos, m.retain),
+                             self._packet(m, conn.client.session.version))
                     k += 1
                     after = oid
                     # stays in _waiting (reachable by release()) until handed over
                     if await self._hand_over(*w):
                         self._waiting.pop(oid, None)
 
-    async def _hand_over(self, p, data, props):
+    def _packet(self, m, version):
+        """The PUBLISH of a stored Message for a session of `version`: its own bytes, or,
+        for one queued under the other protocol version (update_config), re-encoded."""
+        if m.version == version:
+            return m.packet()
+        from lgmqtt.mqtt.encode import encode_publish
+
+        return encode_publish(version, m.topic(), m.payload(), m.qos, m.retain, False, 0 if m.qos else None,
+                              m.props() if version == 5 else None)
+
+    async def _hand_over(self, p, packet):
         """Give one outbox message to the client. Returns False when it stays pending
         for a later connection."""
         client = self.conn.client
@@ -200,7 +220,7 @@ class Delivery:
         try:
             # synchronous: the packet id is mapped to its message before any yield, so
             # its acknowledgement can never arrive unannounced
-            pid = client.publish_nowait(p.topic, data, p.qos, p.retain, props or None)
+            pid = client.publish_packet_nowait(packet)
         except ConnectorError as e:
             # This broker cannot take it (limits it announced): keep it for another
             # connection or broker, skip it on this one, and say so.
@@ -225,7 +245,7 @@ class Delivery:
             return  # not an outbox message (nothing else publishes QoS 1/2 here)
         self.outbox.ack(p.oid)
         if p.qos == 2:
-            self.outbox.sync()  # exactly-once across a power cut needs this ack durable
+            self.conn.store.sync()  # exactly-once across a power cut needs this ack durable
         self._sent.discard(p.oid)
         if rc >= 0x80:
             self._error(p, C.refused(p.topic, rc))

@@ -4,8 +4,8 @@
 import asyncio
 
 from lgmqtt.mqtt.encode import encode_publish
+from lgmqtt.store.records import Message
 from lgmqtt.compat import const
-from lgmqtt.mqtt.props import encode_props
 from lgmqtt.connector import payloads
 from lgmqtt.mqtt import topic as T
 from lgmqtt.errors import (ConnectorError, INVALID_PARAMS, NOT_CONNECTED, PAYLOAD_TOO_LARGE, QOS_ERROR,
@@ -41,40 +41,54 @@ def _topic_param(params, key="topic"):
 
 
 # ---- mqtt:publish ----------------------------------------------------------------
+class Write:
+    """One write, validated and encoded once at the boundary; everything below trusts
+    it: the PUBLISH in `packet` is what the outbox stores (`msg`, a view of the same
+    bytes) and what the session sends. `payload` is the caller's, for the events."""
+
+    def __init__(self, conn, topic, data, qos, retain, props, payload):
+        self.topic, self.qos, self.retain, self.payload = topic, qos, retain, payload
+        v = conn.cfg["protocolVersion"]
+        # packet id 0: the session writes the one it assigns when it sends
+        self.packet = _check_props(lambda: encode_publish(v, topic, data, qos, retain, False, 0 if qos else None,
+                                                          props or None))
+        self.msg = Message.of_packet(v, self.packet)
+        limit = conn.cfg.get("maxPacketSize", 65536)
+        if len(self.packet) > limit:
+            raise ConnectorError(PAYLOAD_TOO_LARGE, "message of %d bytes exceeds maxPacketSize %d"
+                                 % (len(self.packet), limit), {"topic": topic, "size": len(self.packet),
+                                                               "limit": limit})
+
+
 def _prepare(conn, m):
-    """Validate one message and encode it; nothing is sent or stored here."""
+    """Validate one message of a write and encode it; nothing is sent or stored here."""
     if not isinstance(m, dict):
         raise _bad("message", m, "an object with topic and payload")
     topic = T.validate_name(_topic_param(m))
-    decl = conn.topics.get(topic)
+    decl = conn.topics.get(topic) if conn.topics is not None else None
     qos = _qos(m.get("qos", conn.cfg.get("defaultQos", 0)), decl["maxQos"] if decl else 2)
     retain = m.get("retain", False)
     if not isinstance(retain, bool):
         raise _bad("retain", retain, "true or false")
     data, ctype = payloads.encode(m.get("payload"))
-    v5 = conn.cfg["protocolVersion"] == 5
-    # checked on both versions (bad input is an error either way), sent only on 5.0
-    props = payloads.props_to_wire(m.get("properties"))
-    if v5:
+    props = {}
+    if "properties" in m:
+        # checked on both versions (bad input is an error either way), sent only on 5.0
+        props = payloads.props_to_wire(m["properties"])
+        if props.get(_PAYLOAD_FORMAT_INDICATOR) == 1:
+            from lgmqtt.mqtt.wire import utf8_ok
+
+            if not utf8_ok(data, 0, len(data)):  # 5.0 3.3.2.3.2: then the payload MUST be UTF-8
+                raise _bad("properties.payloadFormatIndicator", 1, "0 for a payload that is not UTF-8")
+    if conn.cfg["protocolVersion"] == 5:
         if ctype and _CONTENT_TYPE not in props and m.get("payload") is not None:
             props[_CONTENT_TYPE] = ctype
     elif props:
-        _check_props(lambda: encode_props(props, _PUBLISH))
-        props = {}
-    if props.get(_PAYLOAD_FORMAT_INDICATOR) == 1:
-        from lgmqtt.mqtt.wire import utf8_ok
+        from lgmqtt.mqtt.props import encode_props
 
-        if not utf8_ok(data, 0, len(data)):  # 5.0 3.3.2.3.2: then the payload MUST be UTF-8
-            raise _bad("properties.payloadFormatIndicator", 1, "0 for a payload that is not UTF-8")
-    # one encode, before anything is stored: it checks the property values and gives
-    # the exact size (the session encodes again when it sends)
-    size = _check_props(lambda: len(encode_publish(conn.cfg["protocolVersion"], topic, data, qos, retain,
-                                                         False, 1 if qos else None, props or None)))
-    limit = conn.cfg.get("maxPacketSize", 65536)
-    if size > limit:
-        raise ConnectorError(PAYLOAD_TOO_LARGE, "message of %d bytes exceeds maxPacketSize %d" % (size, limit),
-                             {"topic": topic, "size": size, "limit": limit})
-    return topic, data, qos, retain, props, m.get("payload"), size
+        _check_props(lambda: encode_props(props, _PUBLISH))
+        props = None
+    return Write(conn, topic, data, qos, retain, props, m.get("payload"))
 
 
 def _check_props(encode):
@@ -85,18 +99,18 @@ def _check_props(encode):
                              {"param": "properties", "expected": "valid MQTT 5 property values"})
 
 
-async def _publish_one(conn, prepared, wait=True):
-    topic, data, qos, retain, props, user_payload, size = prepared
-    if qos or (not conn.connected and conn.cfg.get("queueQoSZero")):
-        return await conn.send(topic, data, qos, retain, props, user_payload, wait, size)
+async def _publish_one(conn, w, wait=True):
+    if w.qos or (not conn.connected and conn.cfg.get("queueQoSZero")):
+        return await conn.delivery.send(w, wait)
     if not conn.connected:
         raise ConnectorError(NOT_CONNECTED, "not connected: QoS 0 messages are not queued (set queueQoSZero)",
-                             {"topic": topic, "qos": 0})
-    await conn.client.publish(topic, data, 0, retain, props or None)
-    conn.history.record("published", topic, data, 0, retain, props or None)
-    conn.emit("message-published", {"topic": topic, "payload": user_payload, "qos": 0, "retain": retain,
+                             {"topic": w.topic, "qos": 0})
+    await conn.client.send_packet(w.packet)
+    if conn.history.wants(w.topic):
+        conn.history.record_message("published", w.msg)
+    conn.emit("message-published", {"topic": w.topic, "payload": w.payload, "qos": 0, "retain": w.retain,
                                     "messageId": None})
-    return {"success": True, "queued": False, "messageId": None, "topic": topic, "qos": 0}
+    return {"success": True, "queued": False, "messageId": None, "topic": w.topic, "qos": 0}
 
 
 async def publish_write(conn, params):
@@ -129,12 +143,12 @@ async def publish_write(conn, params):
     return {"success": failed == 0, "published": len(results) - failed, "failed": failed, "results": results}
 
 
-async def _safe(conn, prepared):
+async def _safe(conn, w):
     try:
-        return await _publish_one(conn, prepared)
+        return await _publish_one(conn, w)
     except ConnectorError as e:
-        conn.emit("publish-error", {"topic": prepared[0], "error": e.error, "message": e.message, "details": e.details})
-        return {"success": False, "topic": prepared[0], "error": e.to_dict()}
+        conn.emit("publish-error", {"topic": w.topic, "error": e.error, "message": e.message, "details": e.details})
+        return {"success": False, "topic": w.topic, "error": e.to_dict()}
 
 
 # ---- mqtt:subscribe --------------------------------------------------------------

@@ -29,12 +29,13 @@ async def pending(conn, params):
     ids = parked if state == "parked" else ob.pending_ids() if state == "pending" else sorted(ob.pending_ids() + parked)
     ids = [i for i in ids if i > after][:limit]
     out = []
-    for oid, t, topic, payload, qos, retain, props in await paced(ob.records_steps(ids)):
-        m = {"outboxId": oid, "state": "parked" if oid in parked else "pending", "topic": topic, "qos": qos,
-             "retain": retain, "size": len(payload), "timestamp": format_iso(t)}
+    for m in await paced(ob.records_steps(ids)):
+        payload = m.payload()
+        d = {"outboxId": m.id, "state": "parked" if m.id in parked else "pending", "topic": m.topic(), "qos": m.qos,
+             "retain": m.retain, "size": len(payload), "timestamp": format_iso(m.t)}
         if with_payload:
-            m["payload"] = payloads.decode(payload)
-        out.append(m)
+            d["payload"] = payloads.decode(payload)
+        out.append(d)
     return {"messages": out, "count": len(out), "counts": {"pending": len(ob.pending_ids()), "parked": len(parked)}}
 
 
@@ -71,10 +72,10 @@ async def retry(conn, params):
     ids = sorted(_chosen(conn, params, True))
     ob = conn.outbox
     done = []
-    for oid, t, topic, payload, qos, retain, props in ob.records(ids):
-        new = ob.put(topic, payload, qos, retain, props)  # queued again first: a power cut can only duplicate
-        ob.discard(oid)
-        done.append({"from": oid, "outboxId": new})
+    for m in ob.records(ids):
+        new = ob.put_message(m)  # queued again first: a power cut can only duplicate
+        ob.discard(m.id)
+        done.append({"from": m.id, "outboxId": new})
     if conn.connected:
         conn.delivery.kick()
     return {"success": True, "retried": done}

@@ -108,7 +108,11 @@ class Remote:
                                      "details": {"retry": True}}}
         if self._may_answer(reply_to, rid, body) and self.conn.connected:
             # synchronous (QoS 0 into the session's outbound buffer): no task per refusal
-            self.conn.client.publish_nowait(reply_to, json.dumps(body).encode(), 0, False, self._rprops(corr))
+            from lgmqtt.mqtt.encode import encode_publish
+
+            self.conn.client.publish_packet_nowait(encode_publish(self.conn.cfg["protocolVersion"], reply_to,
+                                                                  json.dumps(body).encode(), 0, False, False, None,
+                                                                  self._rprops(corr)))
 
     def _parse(self, pkt):
         props = pkt.props or {}

@@ -55,7 +55,9 @@ async def topics_delete(conn, params):
     if decl["retained"]:
         # an empty retained message removes the broker's retained copy (queued when
         # offline); if that is refused the declaration stays
-        await conn.send(name, b"", 1, True, None, "", conn.connected)
+        from lgmqtt.connector.ops import Write
+
+        await conn.delivery.send(Write(conn, name, b"", 1, True, None, ""), conn.connected)
         cleared = True
     del conn.topics.items[name]
     return {"success": True, "deleted": name, "retainedCleared": cleared}

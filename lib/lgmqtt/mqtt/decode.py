@@ -276,6 +276,7 @@ class Decoder:
         return pos
 
     def _publish(self, flags, buf, pos, end):
+        body = pos
         qos = (flags >> 1) & 3
         if qos == 3:
             raise malformed("PUBLISH with QoS 3")
@@ -310,6 +311,9 @@ class Decoder:
         elif not p.topic:
             raise protocol_error("PUBLISH with an empty topic")
         p.payload = bytes(buf[pos:end])
+        # the PUBLISH after its fixed header, as it arrived: what the history stores
+        # (lgmqtt.store.records), its properties never re-encoded
+        p.body = buf[body:end]
         return p
 
     def _connack(self, p, buf, pos, end):

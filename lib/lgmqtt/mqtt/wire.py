@@ -139,6 +139,7 @@ class Packet:
     reason_codes = None
     props = None
     oversize = 0  # a PUBLISH the decoder skipped: its size (no payload kept)
+    body = None   # a decoded PUBLISH: its bytes after the fixed header (a view)
 
     def __init__(self, type, **kw):
         self.type = type

@@ -142,25 +142,24 @@ class Client:
             self._window_free.clear()
             await self._window_free.wait()
 
-    def check_publish(self, topic, payload, qos, retain=False, props=None, size=None):
+    def check_publish(self, topic, qos, retain, size):
         """Raise what the connected broker said it cannot take (QoS, retain, packet
-        size), before a message is stored anywhere. size: the PUBLISH's encoded size,
-        when the caller has it."""
-        s = self.session
-        if size is None and s.broker_max_packet_size:
-            from lgmqtt.mqtt.encode import encode_publish
+        size) for a PUBLISH of `size` bytes, before a message is stored anywhere."""
+        self.session.check_limits(topic, qos, retain, size)
 
-            size = len(encode_publish(s.version, topic, payload, qos, retain, False, 1 if qos else None,
-                                            props or None))
-        s.check_limits(topic, qos, retain, size or 0)
-
-    def publish_nowait(self, topic, payload, qos=0, retain=False, props=None):
-        """Queue a PUBLISH in the session and schedule the write; returns its packet id
-        (None for QoS 0) before anything can yield, so the caller can map the id to its
-        message before the acknowledgement can possibly arrive."""
-        pid = self.session.publish(topic, payload, qos, retain, props, ticks_ms())
+    def publish_packet_nowait(self, packet):
+        """Queue an encoded PUBLISH (packet id 0 for QoS 1/2: see
+        Session.publish_packet) and schedule the write; returns its packet id (None for
+        QoS 0) before anything can yield, so the caller can map the id to its message
+        before the acknowledgement can possibly arrive."""
+        pid = self.session.publish_packet(packet, ticks_ms())
         self._out_ready.set()  # the writer task sends it (coalesced) at the caller's next yield
         return pid
+
+    async def send_packet(self, packet):
+        """Send an encoded QoS 0 PUBLISH now (it is not kept if the link is down)."""
+        self.session.publish_packet(packet, ticks_ms())
+        await self._soon()
 
     async def publish(self, topic, payload, qos=0, retain=False, props=None, wait=True):
         """Publish; for QoS 1/2 returns the packet id once acknowledged (or at once with

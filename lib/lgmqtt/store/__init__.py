@@ -1,6 +1,16 @@
-# Builds the history and the outbox from the connector's `config.history` section:
+# The node's store: ONE ring log in flash (lgmqtt.store.log, on media from
+# lgmqtt.store.media), the journal of state over it (.journal), and the two views the
+# connector uses, the message history and the persistent outbox. The Store owns their
+# shared life: sync() makes everything written so far durable, close() ends it.
 #
-#   history, outbox = open_store({"path": "/history", "size": 262144})
+#   st = open_store({"path": "/history", "size": 262144})      # config.history
+#   st = Store(log, record=None, policy="drop-oldest", max_pending=None, clock=None)
+#   st.history.record(...); st.outbox.put(...); st.sync(); st.close()
+#
+# Rules of this package: it imports lgmqtt.errors, .compat, .isotime and, for the
+# message records, lgmqtt.mqtt (the PUBLISH format, topic filters); never net/ or
+# connector/, never asyncio (a paced query is a generator: the caller gives the loop its
+# turns). log, logformat and media are sans-I/O but for the medium they are handed.
 #
 # Keys (all optional):
 #   path          folder for the segment files (FileStorage: LittleFS on a board, files on
@@ -89,12 +99,28 @@ def open_log(cfg, storage=None):
     return RingLog(storage, segment_size=seg, segments=cfg["segments"])
 
 
-def open_store(history_cfg, clock=None, storage=None):
-    """config.history -> (History, Outbox) sharing one RingLog (history.log)."""
-    from lgmqtt.store.history import History
-    from lgmqtt.store.outbox import Outbox
+class Store:
+    def __init__(self, log, record=None, policy="drop-oldest", max_pending=None, clock=None):
+        from lgmqtt.store.history import History
+        from lgmqtt.store.journal import Journal
+        from lgmqtt.store.outbox import Outbox
 
+        self.log = log
+        self.journal = Journal(log)
+        self.journal.policy = policy
+        self.history = History(self, record, clock)
+        self.outbox = Outbox(self, policy, max_pending, clock)
+
+    def sync(self):
+        """Make every outbox ack and history record written so far durable."""
+        self.journal.save_acks(True)
+
+    def close(self):
+        """Write the acks waiting in RAM, flush, close the log."""
+        self.journal.close()
+
+
+def open_store(history_cfg, clock=None, storage=None):
+    """config.history -> a Store on its log."""
     cfg = check_config(history_cfg)
-    log = open_log(cfg, storage)
-    return (History(log, cfg["record"], clock),
-            Outbox(log, cfg["outboxPolicy"], cfg["maxPending"], clock))
+    return Store(open_log(cfg, storage), cfg["record"], cfg["outboxPolicy"], cfg["maxPending"], clock)

@@ -1,13 +1,13 @@
 # Message history over the ring log: what was published and received, queried by topic
 # filter, time or sequence number; cleared without rewriting; the retained view.
 #
-#   from lgmqtt.store.history import History
-#   h = History(log, record_filters=["sensors/#"], clock=None)   # log: a RingLog
+#   h = Store(log, record=["sensors/#"]).history           # (lgmqtt.store.Store)
 #   h.record("received", "sensors/t", b"21.5", qos=1, retain=False, props=None, t=None)
+#   h.record_message("received", message)                   # a records.Message, as it arrived
 #   h.read(topic="sensors/+", limit=100, since="2024-01-15T00:00:00Z", newest_first=True)
 #   h.clear("sensors/#") / h.clear()
 #   h.retained("sensors/#")
-#   h.sync(); h.stats()
+#   h.stats()
 #
 # The log is shared with the outbox (lgmqtt.store.outbox): record kinds, checkpoints and
 # recovery live in lgmqtt.store.journal. History reads K_RECEIVED, K_PUBLISHED and K_PENDING
@@ -42,13 +42,12 @@
 from lgmqtt.compat import time_s
 from lgmqtt.errors import INVALID_PARAMS, OUTBOX_FULL, STORAGE_ERROR, TOPIC_ERROR, ConnectorError
 from lgmqtt.isotime import format_iso, parse_iso
-from lgmqtt.store.journal import K_CLEAR, K_PENDING, K_PUBLISHED, K_RECEIVED, MAX_TOMBSTONES, journal_for
-from lgmqtt.store.records import pack_message, peek_topic, unpack_message
+from lgmqtt.store.journal import K_CLEAR, K_PENDING, K_PUBLISHED, K_RECEIVED, MAX_TOMBSTONES
+from lgmqtt.store.records import Message, is_retained, peek_topic
 from lgmqtt.mqtt.topic import compile_filter, match_levels, validate_filter
 
 PUBLISHED = "published"
 RECEIVED = "received"
-_RETAIN_BIT = 4
 PACE = 16  # records walked between pauses of a paced query (read_steps, retained_steps)
 
 
@@ -63,27 +62,14 @@ def run(steps):
         return e.value
 
 
-def encode_props(props):
-    """Properties as the log keeps them: a dict {id: value} is encoded for a PUBLISH;
-    bytes-like (an encoded property block) is kept as is; None/empty -> None."""
-    if not props:
-        return None
-    if isinstance(props, dict):
-        from lgmqtt.mqtt.props import encode_props as enc
-        from lgmqtt.mqtt.wire import PUBLISH
+def message(topic, payload, qos=0, retain=False, props=None):
+    """A records.Message made from its parts (the PUBLISH encoded once): 5.0 when there
+    are properties, else 3.1.1."""
+    from lgmqtt.mqtt.encode import encode_publish
 
-        return enc(props, PUBLISH)
-    return props
-
-
-def decode_props(raw):
-    if not raw:
-        return None
-    from lgmqtt.mqtt.props import read_props
-    from lgmqtt.mqtt.wire import PUBLISH
-
-    props, _ = read_props(raw, 0, len(raw), PUBLISH)
-    return props or None
+    v = 5 if props else 4
+    return Message.of_packet(v, encode_publish(v, topic, payload, qos, retain, False, 0 if qos else None,
+                                               props or None))
 
 
 def _bad_param(name, value, expected):
@@ -93,9 +79,10 @@ def _bad_param(name, value, expected):
 
 
 class History:
-    def __init__(self, log, record_filters=None, clock=None):
-        self.log = log
-        self.journal = journal_for(log)
+    def __init__(self, store, record_filters=None, clock=None):
+        self.store = store
+        self.log = store.log
+        self.journal = store.journal
         self.clock = clock or time_s
         self.skipped = 0
         if record_filters is None:
@@ -114,19 +101,23 @@ class History:
         return False
 
     def record(self, direction, topic, payload, qos=0, retain=False, props=None, t=None):
+        if not self.wants(topic):
+            return 0
+        return self.record_message(direction, message(topic, payload, qos, retain, props), t)
+
+    def record_message(self, direction, msg, t=None):
+        """Keep a records.Message (the caller checked wants()). Returns its id, 0 when
+        not recorded (too large, or refused under the outbox policy: counted)."""
         if direction == RECEIVED:
             kind = K_RECEIVED
         elif direction == PUBLISHED:
             kind = K_PUBLISHED
         else:
             raise _bad_param("direction", direction, "'published' or 'received'")
-        if not self.wants(topic):
-            return 0
-        parts = pack_message(topic, payload, qos, retain, encode_props(props))
-        if len(parts[0]) + len(parts[1]) > self.log.max_body:
+        if msg.size() > self.log.max_body:
             self.skipped += 1
             return 0
-        seq = self.journal.append(kind, parts, False, int(self.clock()) if t is None else t)
+        seq = self.journal.append(kind, msg.parts(), False, int(self.clock()) if t is None else t)
         if not seq:
             self.skipped += 1
         return seq
@@ -134,10 +125,10 @@ class History:
     # --- queries ------------------------------------------------------------------
     def _visible(self, kind, seq, body):
         """The record's topic when history shows it, else None."""
-        if kind != K_RECEIVED and kind != K_PUBLISHED and kind != K_PENDING:
+        if kind < 0x10 or kind > K_PENDING:  # the message kinds, 0.1's included
             return None
-        topic = peek_topic(body)
-        if kind == K_PENDING and not self.wants(topic):
+        topic = peek_topic(kind, body)
+        if (kind == K_PENDING or kind == 0x12) and not self.wants(topic):
             return None
         if self.journal.hidden(seq, topic):
             return None
@@ -190,11 +181,11 @@ class History:
             raise _bad_param("since", since, "an ISO-8601 time like 2024-01-15T00:00:00Z (%s)" % e)
 
     def _entry(self, seq, t, kind, body):
-        topic, payload, qos, retain, raw = unpack_message(body)
-        d = {"id": seq, "topic": topic, "payload": payload, "qos": qos, "retain": retain,
-             "direction": RECEIVED if kind == K_RECEIVED else PUBLISHED,
+        m = Message.of_record(kind, body, seq, t)
+        d = {"id": seq, "topic": m.topic(), "payload": m.payload(), "qos": m.qos, "retain": m.retain,
+             "direction": RECEIVED if kind == K_RECEIVED or kind == 0x10 else PUBLISHED,
              "timestamp": format_iso(t)}
-        props = decode_props(raw)
+        props = m.props()
         if props:
             d["properties"] = props
         return d
@@ -214,7 +205,7 @@ class History:
                     yield None
                     continue
                 seq, t, kind, body = rec
-                if len(body) < 3 or not body[0] & _RETAIN_BIT:
+                if not is_retained(kind, body):
                     continue
                 name = self._visible(kind, seq, body)
                 if name is None or name in seen:
@@ -247,14 +238,6 @@ class History:
             raise ConnectorError(OUTBOX_FULL, "history clear needs room the unacknowledged outbox holds",
                                  {"pending": len(j.pending)})
         return seq
-
-    def close(self):
-        """Write the acks waiting in RAM, flush, close the shared log (both views)."""
-        self.journal.close()
-
-    def sync(self):
-        """Make every history record (and outbox ack) written so far durable."""
-        self.journal.save_acks(True)
 
     def stats(self):
         s = self.log.stats

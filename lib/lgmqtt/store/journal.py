@@ -1,13 +1,15 @@
 # The state that message history (lgmqtt.store.history) and the persistent outbox
-# (lgmqtt.store.outbox) share over ONE ring log: the record kinds, the appends with the outbox
-# policy, the checkpoints, and the recovery scan. History and Outbox are views over it:
-# `journal_for(log)` gives the one Journal of a RingLog (made on first use).
+# (lgmqtt.store.outbox) share over ONE ring log: the record kinds, the appends with the
+# outbox policy, the checkpoints, and the recovery scan. History and Outbox are views
+# over it; lgmqtt.store.Store makes the one Journal of a log and owns its sync and close.
 #
 # Record kinds (the ring log's `kind` byte; each reader skips what is not its own):
-#   K_RECEIVED  0x10  a received message, history only          body: lgmqtt.store.records
-#   K_PUBLISHED 0x11  a published message, history only        body: lgmqtt.store.records
-#   K_PENDING   0x12  a published message in the outbox: history reads it as
+#   K_RECEIVED  0x13  a received message, history only          body: lgmqtt.store.records
+#   K_PUBLISHED 0x14  a published message, history only        body: lgmqtt.store.records
+#   K_PENDING   0x15  a published message in the outbox: history reads it as
 #                     "published"; pending until acknowledged  body: lgmqtt.store.records
+#   0x10, 0x11, 0x12  the same three as lgmqtt 0.1 wrote them (records.OLD_KINDS): read,
+#                     never written
 #   K_ACK       0x20  outbox ids acknowledged                   body: n x u32 (LE)
 #   K_DROP      0x21  outbox ids dropped by max_pending         body: n x u32
 #   K_PARK      0x22  outbox ids parked: given up after the link died on them
@@ -55,9 +57,10 @@ from lgmqtt.errors import PAYLOAD_TOO_LARGE, ConnectorError
 from lgmqtt.store.logformat import HEADER_SIZE
 from lgmqtt.mqtt.topic import compile_filter, match_levels
 
-K_RECEIVED = const(0x10)
-K_PUBLISHED = const(0x11)
-K_PENDING = const(0x12)
+K_RECEIVED = const(0x13)
+K_PUBLISHED = const(0x14)
+K_PENDING = const(0x15)
+K_OLD_PENDING = const(0x12)  # lgmqtt 0.1's outbox record: still pending when read back
 K_ACK = const(0x20)
 K_DROP = const(0x21)
 K_PARK = const(0x22)
@@ -74,15 +77,6 @@ _STATE_HEAD = const(21)
 # version 2 adds, after the tombstones: u16 n parked, n x u32; u16 n in flight, n x (u32 id, u16 pid, u8 stage)
 _STATE_VERSION = const(2)
 _LIST_IS_PENDING = const(1)
-
-
-def journal_for(log):
-    """The one Journal of this RingLog (recovers the state on first use)."""
-    j = getattr(log, "journal", None)
-    if j is None:
-        j = Journal(log)
-        log.journal = j
-    return j
 
 
 def bisect(a, x):
@@ -150,7 +144,7 @@ class Journal:
                     self.inflight.pop(i, None)
                 del self.parked[:n]
         seq = log.append(kind, parts, t, flush)
-        if kind == K_PENDING:
+        if kind == K_PENDING or kind == K_OLD_PENDING:
             self.pending.append(seq)
             self.last_put = seq
         elif kind == K_CLEAR:
@@ -350,7 +344,7 @@ class Journal:
         active = log.active_first_seq
         it = log.scan()
         for seq, t, kind, body in it:
-            if kind == K_PENDING:
+            if kind == K_PENDING or kind == K_OLD_PENDING:
                 self.pending.append(seq)
                 self.last_put = seq
             elif kind == K_ACK or kind == K_DROP:

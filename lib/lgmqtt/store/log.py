@@ -14,7 +14,7 @@
 # - `append(kind, body, t=None)` writes one record and flushes it; when it returns the
 #   record survives a power cut. kind is 0..255 and means nothing to the log (the history
 #   and outbox layers give it meaning). body is bytes-like, or a tuple of bytes-like
-#   parts written back to back (no copy: `append(K, pack_message(...))`). t is seconds
+#   parts written back to back (no copy: `append(K, message.parts())`). t is seconds
 #   (u32, default compat.time_s()). The result is the record's sequence number.
 # - `append(..., flush=False)` writes without flushing: the record is readable at once
 #   but survives a power cut only once a later flushed append, `sync()`, or the reclaim

@@ -2,16 +2,16 @@
 # acknowledges them, in the same ring log as the history (lgmqtt.store.journal has the record
 # kinds, checkpoints and recovery).
 #
-#   from lgmqtt.store.outbox import Outbox
-#   ob = Outbox(log, capacity_policy="drop-oldest", max_pending=None, clock=None)
+#   ob = Store(log, policy="drop-oldest", max_pending=None).outbox   # (lgmqtt.store.Store)
 #   oid = ob.put("sensors/t", b"21.5", qos=1, retain=False, props=None)   # durable
-#   for oid, topic, payload, qos, retain, props in ob.pending(): send it ...
+#   oid = ob.put_message(message)      # a records.Message: the PUBLISH as encoded once
+#   for m in ob.pending(): m.id, m.topic(), m.payload(), m.qos, m.packet() ...
 #   ob.ack(oid)              # on PUBACK / PUBCOMP (or after sending a queued QoS 0)
 #   ob.park(oid)             # given up (the link died on it repeatedly): kept, not sent
 #   ob.discard(oid)          # a pending or parked message removed by the application
-#   ob.parked_ids(); ob.records(ids) -> [(id, t, topic, payload, qos, retain, props)]
+#   ob.parked_ids(); ob.records(ids) -> [records.Message] (with .id and .t)
 #   ob.set_inflight(oid, pid, stage); ob.inflight() -> {oid: (pid, stage)}  (QoS 2, durable)
-#   ob.sync()                # make the acks so far durable
+#   (Store.sync() makes the acks so far durable)
 #   ob.stats() -> {"pending", "dropped", "policy", "maxPending", "unsavedAcks"}
 #
 # - put(): the message is a K_PENDING record, flushed before put returns: it survives
@@ -43,21 +43,22 @@ from struct import pack_into
 
 from lgmqtt.compat import const, time_s
 from lgmqtt.errors import OUTBOX_FULL, PAYLOAD_TOO_LARGE, QOS_ERROR, ConnectorError
-from lgmqtt.store.history import PACE, decode_props, encode_props, run
-from lgmqtt.store.journal import (DROP_OLDEST, K_DROP, K_INFLIGHT, K_PARK, K_PENDING, REFUSE_NEW, bisect, journal_for,
-                            pack_ids)
-from lgmqtt.store.records import pack_message, unpack_message
+from lgmqtt.store.history import PACE, message, run
+from lgmqtt.store.journal import (DROP_OLDEST, K_DROP, K_INFLIGHT, K_OLD_PENDING, K_PARK, K_PENDING, REFUSE_NEW,
+                                  bisect, pack_ids)
+from lgmqtt.store.records import Message
 from lgmqtt.mqtt.topic import validate_name
 
 ACK_BATCH = const(16)
 
 
 class Outbox:
-    def __init__(self, log, capacity_policy=DROP_OLDEST, max_pending=None, clock=None):
+    def __init__(self, store, capacity_policy=DROP_OLDEST, max_pending=None, clock=None):
         if capacity_policy not in (DROP_OLDEST, REFUSE_NEW):
             raise ValueError("capacity_policy must be 'drop-oldest' or 'refuse-new'")
-        self.log = log
-        self.journal = j = journal_for(log)
+        self.store = store
+        self.log = store.log
+        self.journal = j = store.journal
         j.policy = capacity_policy
         self.policy = capacity_policy
         self.max_pending = max_pending
@@ -73,11 +74,16 @@ class Outbox:
 
     def put(self, topic, payload, qos=1, retain=False, props=None, t=None):
         validate_name(topic)
-        if not 0 <= qos <= 2:
+        if qos not in (0, 1, 2):
             raise ConnectorError(QOS_ERROR, "qos must be 0, 1 or 2", {"qos": qos, "supportedQos": [0, 1, 2]})
+        return self.put_message(message(topic, payload, qos, retain, props), t)
+
+    def put_message(self, msg, t=None):
+        """Keep a records.Message durably (flushed before this returns); its outbox id.
+        The message was checked when it was made: only what the outbox decides is
+        checked here (it fits a segment, the capacity policy)."""
         j = self.journal
-        parts = pack_message(topic, payload, qos, retain, encode_props(props))
-        n = len(parts[0]) + len(parts[1])
+        n = msg.size()
         if n > self.log.max_body:
             raise ConnectorError(PAYLOAD_TOO_LARGE, "message of %d bytes does not fit the outbox: a message must fit in "
                                  "one log segment of %d bytes (config.history.size / config.history.segments, minus "
@@ -93,7 +99,7 @@ class Outbox:
             j.append(K_DROP, (pack_ids(ids),), False)
         if j.unsaved:
             j.save_acks(False)  # flushed with the put below
-        seq = j.append(K_PENDING, parts, True, int(self.clock()) if t is None else t)
+        seq = j.append(K_PENDING, msg.parts(), True, int(self.clock()) if t is None else t)
         if not seq:
             raise self._full("the log holds only unacknowledged messages")
         return seq
@@ -146,14 +152,6 @@ class Outbox:
     def inflight(self):
         return dict(self.journal.inflight)
 
-    def close(self):
-        """Write the acks waiting in RAM, flush, close the shared log (both views)."""
-        self.journal.close()
-
-    def sync(self):
-        """Make every ack so far (and every lazy history record) durable."""
-        self.journal.save_acks(True)
-
     def is_pending(self, oid):
         p = self.journal.pending
         i = bisect(p, oid)
@@ -163,14 +161,15 @@ class Outbox:
         return list(self.journal.pending)
 
     def pending(self, after=0, limit=None):
+        """The pending messages with ids > after (records.Message, oldest first)."""
         p = self.journal.pending
         i = bisect(p, after + 1)
-        return [r[:1] + r[2:] for r in self.records(p[i:] if limit is None else p[i:i + limit])]
+        return self.records(p[i:] if limit is None else p[i:i + limit])
 
     def records(self, want, max_bytes=0):
-        """[(id, t, topic, payload, qos, retain, props)] of the ascending ids `want`
-        (pending or parked) whose records are in the log: one scan. max_bytes > 0: stop
-        after the record that brings the payloads read to that many bytes."""
+        """[records.Message] of the ascending ids `want` (pending or parked) whose
+        records are in the log: one scan. max_bytes > 0: stop after the record that
+        brings the record bodies read to that many bytes."""
         return run(self.records_steps(want, max_bytes))
 
     def records_steps(self, want, max_bytes=0):
@@ -191,11 +190,11 @@ class Outbox:
                     k += 1  # its record is gone (should not happen): skip it
                 if k >= len(want):
                     break
-                if seq == want[k] and kind == K_PENDING:
-                    topic, payload, qos, retain, raw = unpack_message(body)
-                    out.append((seq, t, topic, payload, qos, retain, decode_props(raw)))
+                if seq == want[k] and (kind == K_PENDING or kind == K_OLD_PENDING):
+                    m = Message.of_record(kind, body, seq, t)
+                    out.append(m)
                     k += 1
-                    got += len(payload)
+                    got += m.size()
                     if max_bytes and got >= max_bytes:
                         break
         finally:

@@ -72,15 +72,18 @@ class Connector:
         self._callbacks = 0        # coroutine callbacks running
         self.dropped_events = 0    # events not delivered to a coroutine callback (too many running)
         self.subscriptions = {}    # filter -> qos (the client resubscribes after a reconnect)
-        from lgmqtt.connector.topics import Registry
+        self.topics = None  # the topic registry: made when topics are declared or managed
+        if self.cfg.get("topics") or "mqtt:topics" in self.capabilities:
+            from lgmqtt.connector.topics import Registry
 
-        self.topics = Registry(self.cfg.get("topics", []))
+            self.topics = Registry(self.cfg.get("topics", []))
+        # Remote invocation: the request topic is subscribed on every connection; the
+        # code that serves requests (lgmqtt.connector.remote) loads with the first one.
         self.remote = None
+        self._rpc = None
         rcfg = self.cfg.get("remote", {})
         if rcfg.get("enabled", True):
-            from lgmqtt.connector.remote import Remote
-
-            self.remote = Remote(self, rcfg)
+            self._rpc = rcfg.get("topic", "lg/{clientId}/rpc").replace("{clientId}", self.cfg.get("clientId", ""))
 
     # ---- events -------------------------------------------------------------------
     def on(self, event, callback):
@@ -233,8 +236,8 @@ class Connector:
         if kind == C.CONNECTED:
             self.emit("connected", {"clientId": cid, "broker": info["broker"], "sessionPresent": info["sessionPresent"],
                                     "timestamp": _now_iso()})
-            if self.remote is not None:
-                self.remote.on_connected()
+            if self._rpc is not None:
+                asyncio.create_task(self._subscribe_rpc())
             d.on_connected()
         elif kind == C.DISCONNECTED:
             d.release()
@@ -247,7 +250,12 @@ class Connector:
             self.emit("error", {"error": "TLS_WARNING", "message": info["message"], "timestamp": _now_iso()})
 
     def _on_message(self, pkt):
-        if self.remote is not None and self.remote.handles(pkt):
+        if pkt.topic == self._rpc:
+            if self.remote is None:
+                from lgmqtt.connector.remote import Remote
+
+                self.remote = Remote(self, self.cfg.get("remote", {}))
+            self.remote.handle(pkt)
             return
         props = pkt.props or {}
         if self.history.wants(pkt.topic):
@@ -265,6 +273,18 @@ class Connector:
             m["payloadError"] = err
         self.emit("message-received", m)
 
+    async def _subscribe_rpc(self):
+        client = self.client
+        if client is None:
+            return
+        try:
+            await client.subscribe([(self._rpc, 1)])
+        except ConnectorError as e:
+            self.emit("subscription-error", {"topic": self._rpc, "error": e.error, "message": e.message})
+        except Exception as e:  # noqa: B902 - MemoryError: the next connection subscribes again
+            err = internal("remote subscribe", e)
+            self.emit("error", {"error": err.error, "message": err.message, "timestamp": _now_iso()})
+
     def require_connected(self, what):
         if not self.connected:
             raise ConnectorError(NOT_CONNECTED, "cannot %s: not connected" % what,
@@ -278,8 +298,9 @@ class Connector:
         st["outbox"] = self.outbox.stats()
         st["subscriptions"] = [{"topic": t, "qos": q} for t, q in self.subscriptions.items()]
         st["capabilities"] = list(self.capabilities)
-        if self.remote is not None:
-            st["remote"] = self.remote.stats()
+        if self._rpc is not None:
+            st["remote"] = self.remote.stats() if self.remote else {"served": 0, "refused": 0, "failed": 0,
+                                                                    "busy": False, "lastFailure": None}
         st["timestamp"] = _now_iso()
         return st
 

@@ -10,7 +10,6 @@ import json
 
 from lgmqtt.compat import const
 from lgmqtt.errors import ConnectorError, INVALID_PARAMS
-from lgmqtt.mqtt.names import property_id, property_name
 from lgmqtt.mqtt.wire import utf8
 
 _USER_PROPERTY = const(0x26)
@@ -138,6 +137,8 @@ def props_to_wire(props):
         return {}
     if not isinstance(props, dict):
         raise _bad("properties", "an object of MQTT 5 properties")
+    from lgmqtt.mqtt.names import property_id  # only a message with properties loads the names
+
     out = {}
     for name, v in props.items():
         try:
@@ -184,6 +185,10 @@ def _bad(path, expected):
 def props_from_wire(props):
     """{id: value} -> user-facing names; correlation data as text when it is UTF-8."""
     out = {}
+    if not props:
+        return out
+    from lgmqtt.mqtt.names import property_name
+
     for pid, v in props.items():
         name = property_name(pid)
         if pid == _USER_PROPERTY:

@@ -68,22 +68,8 @@ class Remote:
         except MemoryError:
             self.last_failure = "MemoryError"
 
-    def on_connected(self):
-        asyncio.create_task(self._subscribe())
-
-    async def _subscribe(self):
-        if self.conn.client is None:
-            return
-        try:
-            await self.conn.client.subscribe([(self.topic, 1)])
-        except ConnectorError as e:
-            self.conn.emit("subscription-error", {"topic": self.topic, "error": e.error, "message": e.message})
-        except Exception as e:  # noqa: B902 - MemoryError: say so, the next connection retries
-            self._failed(e)
-
-    def handles(self, pkt):
-        if pkt.topic != self.topic:
-            return False
+    def handle(self, pkt):
+        """A request arrived on the request topic (the connector subscribes it)."""
         if not self.busy:
             self.busy = True
             try:
@@ -91,7 +77,7 @@ class Remote:
             except Exception as e:  # noqa: B902 - no RAM for the task: this request is dropped, counted
                 self.busy = False
                 self._failed(e)
-            return True
+            return
         self.refused += 1
         now = ticks_ms()
         if self._last_busy is None or ticks_diff(now, self._last_busy) >= BUSY_GAP_MS:
@@ -100,7 +86,6 @@ class Remote:
                 self._busy_reply(pkt)
             except Exception as e:  # noqa: B902 - bad request, no link, no RAM: the caller retries
                 self._failed(e)
-        return True
 
     def _busy_reply(self, pkt):
         req, reply_to, corr, rid = self._parse(pkt)

@@ -23,13 +23,19 @@
 # codec_server, imported when a server-side decoder meets the first one: a device's
 # decoder never loads that code.
 from lgmqtt.mqtt.wire import (
-    CodecError,
+    CodecError, packet_name,
     ProtocolError, Packet, malformed, protocol_error, read_pid, ack_codes, utf8_ok,
     CONNACK_CODES, SUBACK_CODES, SUBACK_CODES_V4, UNSUBACK_CODES, DISCONNECT_CODES, AUTH_CODES,
 )
 from lgmqtt.errors import INVALID_PARAMS
 from lgmqtt.compat import MICROPYTHON, const
-from lgmqtt.mqtt.props import read_props, packet_name
+
+
+def read_props(buf, pos, end, ptype):
+    # 5.0 only: a 3.1.1 client never loads the property code (lgmqtt.mqtt.props)
+    from lgmqtt.mqtt.props import read_props as rp
+
+    return rp(buf, pos, end, ptype)
 
 _CONNECT = const(1)
 _CONNACK = const(2)

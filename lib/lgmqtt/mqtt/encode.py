@@ -10,11 +10,17 @@
 from lgmqtt.errors import INVALID_PARAMS, PAYLOAD_TOO_LARGE, QOS_ERROR, TOPIC_ERROR
 from lgmqtt.compat import const
 from lgmqtt.mqtt.wire import (
-    CodecError,
+    CodecError, packet_name,
     Will, varint_size, write_varint, str_bytes, bin_bytes, check_int, check_pid, ack_codes, DISCONNECT_CODES,
     AUTH_CODES,
 )
-from lgmqtt.mqtt.props import encode_props, packet_name
+
+
+def encode_props(props, ptype):
+    # 5.0 only: a 3.1.1 client never loads the property code (lgmqtt.mqtt.props)
+    from lgmqtt.mqtt.props import encode_props as enc
+
+    return enc(props, ptype)
 
 _CONNECT = const(1)
 _PUBLISH = const(3)

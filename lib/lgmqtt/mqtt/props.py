@@ -5,7 +5,7 @@
 from lgmqtt.errors import INVALID_PARAMS
 from lgmqtt.compat import const
 from lgmqtt.mqtt.wire import (
-    CodecError,
+    CodecError, packet_name,
     MAX_VARINT, malformed, protocol_error, read_varint, read_u16, read_u32, read_str, read_bin, write_varint, varint_size,
     str_bytes, bin_bytes, check_int,
 )
@@ -72,14 +72,6 @@ _MASKS = (b"\x00\x00\x00\x09\x00\x09\x00\x09\x00\x00\x00\x00\x00\x00\x00\x00"
 # protocol error.
 _BOOLEAN = b"\x01\x17\x19\x24\x25\x28\x29\x2a"
 _NONZERO = b"\x0b\x21\x23\x27"
-_PACKET_NAMES = "Will CONNECT CONNACK PUBLISH PUBACK PUBREC PUBREL PUBCOMP SUBSCRIBE SUBACK UNSUBSCRIBE UNSUBACK " \
-                "PINGREQ PINGRESP DISCONNECT AUTH"
-
-
-def packet_name(ptype):
-    return _PACKET_NAMES.split()[ptype] if 0 <= ptype < 16 else "type %d" % ptype
-
-
 def _entry(pid):
     """(wire type, mask) of a property id; wire type 0 for an unknown one."""
     if type(pid) is not int or pid < 0 or pid > 0x2A:

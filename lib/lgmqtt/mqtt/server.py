@@ -18,7 +18,8 @@ from lgmqtt.mqtt.wire import (
     read_str, read_bin, read_pid, check_int, check_pid,
     CONNACK_CODES, SUBACK_CODES, SUBACK_CODES_V4, UNSUBACK_CODES,
 )
-from lgmqtt.mqtt.props import read_props, packet_name
+from lgmqtt.mqtt.props import read_props
+from lgmqtt.mqtt.wire import packet_name
 
 _CONNECT = const(1)
 _CONNACK = const(2)

@@ -41,6 +41,14 @@ AUTH_CODES = b"\x00\x18\x19"
 SUBACK_CODES_V4 = b"\x00\x01\x02\x80"
 
 
+_PACKET_NAMES = "Will CONNECT CONNACK PUBLISH PUBACK PUBREC PUBREL PUBCOMP SUBSCRIBE SUBACK UNSUBSCRIBE UNSUBACK " \
+                "PINGREQ PINGRESP DISCONNECT AUTH"
+
+
+def packet_name(ptype):
+    return _PACKET_NAMES.split()[ptype] if 0 <= ptype < 16 else "type %d" % ptype
+
+
 def ack_codes(ptype):
     return PUBACK_CODES if ptype <= PUBREC else PUBREL_CODES
 

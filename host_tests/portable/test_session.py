@@ -284,3 +284,30 @@ def test_clean_disconnect():
     (p,) = b.take(s)
     eq((p.type, p.reason_code), (codec.DISCONNECT, 0))
     eq(s.state, S.CLOSED)
+
+
+def _flood_qos2(version):
+    # A broker that sends QoS 2 PUBLISHes and never their PUBREL: the ids held are
+    # bounded by the receive maximum on both versions (3.1.1 cannot say it on the wire).
+    s, b = connected(version=version, receive_maximum=4)
+    for pid in range(1, 5):
+        eq(kinds(s.receive_data(codec.encode_publish(version, "t", b"x", 2, False, False, pid), pid)),
+           [S.EV_MESSAGE])
+    ev = s.receive_data(codec.encode_publish(version, "t", b"x", 2, False, False, 5), 5)
+    eq(ev, [(S.EV_ERROR, 0x93, "broker exceeded our receive maximum 4", "PROTOCOL_ERROR")])
+    eq(len(s._in_qos2), 4)
+
+
+def test_incoming_qos2_without_pubrel_is_bounded_311():
+    _flood_qos2(4)
+
+
+def test_incoming_qos2_without_pubrel_is_bounded_v5():
+    _flood_qos2(5)
+
+
+def test_receive_maximum_default_is_board_sized_and_advertised():
+    s = S.Session(client_id="dev1", version=5)
+    s.connect(0)
+    (pk,) = FakeBroker(5).take(s)
+    eq((pk.type, pk.props.get(0x21)), (codec.CONNECT, 32))

@@ -36,6 +36,9 @@ CONNECTING = const(1)
 CONNECTED = const(2)
 CLOSED = const(3)  # after a protocol error or our DISCONNECT: connect() again to reuse
 _STATE_NAMES = ("disconnected", "connecting", "connected", "closed")
+# Incoming QoS 2 messages held between PUBLISH and PUBREL (advertised on 5.0): sized for
+# a board, and for any broker's own window (Mosquitto's max_inflight_messages is 20).
+RECEIVE_MAXIMUM = const(32)
 
 # events
 EV_CONNACK = const(1)      # (EV_CONNACK, session_present, reason_code, props)
@@ -109,7 +112,7 @@ _ACK_STAGE = b"\x00\x00\x00\x01"
 
 class Session:
     def __init__(self, client_id="", version=4, keepalive=60, clean_start=True, username=None, password=None,
-                 will=None, connect_props=None, max_packet_size=65536, receive_maximum=65535,
+                 will=None, connect_props=None, max_packet_size=65536, receive_maximum=RECEIVE_MAXIMUM,
                  topic_alias_maximum=16, max_inflight=20, ack_timeout_ms=0):
         if version not in (4, 5):
             raise ConnectorError("CONFIG_ERROR", "protocolVersion must be 4 or 5", {"protocolVersion": version})
@@ -192,7 +195,7 @@ class Session:
         props = dict(self.connect_props)
         if self.version == 5:
             if self.receive_maximum != 65535:
-                props[_RECEIVE_MAXIMUM] = self.receive_maximum
+                props[_RECEIVE_MAXIMUM] = self.receive_maximum  # 65535 is the spec's default
             if self.max_packet_size:
                 props[_MAXIMUM_PACKET_SIZE] = self.max_packet_size
             if self.topic_alias_maximum:
@@ -605,12 +608,19 @@ class Session:
             self._send(encode_ack(_PUBACK, self.version, pkt.pid), now_ms)
         else:
             if pkt.pid not in self._in_qos2:
-                if self.version == 5 and len(self._in_qos2) >= self.receive_maximum:
-                    raise ProtocolError(0x93, "broker exceeded our receive maximum %d" % self.receive_maximum)
-                self._in_qos2[pkt.pid] = True
+                self._hold_qos2(pkt.pid)
                 events.append((EV_MESSAGE, pkt))
             # a duplicate before PUBREL is acknowledged again but not delivered again
             self._send(encode_ack(_PUBREC, self.version, pkt.pid), now_ms)
+
+    def _hold_qos2(self, pid):
+        # An incoming QoS 2 id is held until its PUBREL. A broker that never sends PUBREL
+        # must not make the device hold 65535 of them: past receive_maximum the link
+        # closes (5.0 says so with 0x93; 3.1.1 has no limit on the wire, but a broker
+        # inside its own inflight window, 20 on Mosquitto, never comes near it).
+        if len(self._in_qos2) >= self.receive_maximum:
+            raise ProtocolError(0x93, "broker exceeded our receive maximum %d" % self.receive_maximum)
+        self._in_qos2[pid] = True
 
     def _on_oversize(self, pkt, now_ms, events):
         # Skipped by the decoder (its body was never buffered): acknowledge it so the
@@ -621,7 +631,8 @@ class Session:
         elif qos == 2 and pid:
             if pid in self._in_qos2:
                 pid = None  # a duplicate before PUBREL: acknowledged again, not reported again
-            self._in_qos2[pkt.pid] = True
+            else:
+                self._hold_qos2(pkt.pid)
             self._send(encode_ack(_PUBREC, self.version, pkt.pid), now_ms)
         if pid or not qos:
             events.append((EV_OVERSIZE, pkt.topic, pkt.oversize, qos))

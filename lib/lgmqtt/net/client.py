@@ -70,11 +70,11 @@ class Client:
             keepalive=cfg.get("keepalive", 60), clean_start=cfg.get("clean", True),
             username=cfg.get("username"), password=cfg.get("password"), will=will,
             connect_props=cfg.get("connectProperties"), max_packet_size=cfg.get("maxPacketSize", 65536),
-            receive_maximum=cfg.get("receiveMaximum", 65535), topic_alias_maximum=cfg.get("topicAliasMaximum", 16),
+            receive_maximum=cfg.get("receiveMaximum", S.RECEIVE_MAXIMUM), topic_alias_maximum=cfg.get("topicAliasMaximum", 16),
             max_inflight=cfg.get("maxInflight", 20), ack_timeout_ms=cfg.get("ackTimeout", ACK_TIMEOUT_MS))
         self._link = Supervisor(self)  # the loop that keeps the link up (composed, not inherited)
         self._stream = None
-        self._buf = bytearray(cfg.get("readBufferSize", 2048))
+        self._buf = bytearray(cfg.get("readBufferSize", 1024))
         self._sup = None
         self._stop = False
         self._connected = asyncio.Event()

@@ -36,7 +36,7 @@ class Board:
         table has one: about 1 flash erase per 32 records, where segment files on
         LittleFS cost about one 4 KB erase per record. None: use files."""
         import esp32
-        from lgmqtt.store.media import BlockStorage
+        from lgmqtt.store.block import BlockStorage
 
         found = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="lglog")
         return BlockStorage(found[0], segment_size) if found else None

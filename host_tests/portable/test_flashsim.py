@@ -81,7 +81,7 @@ def test_counters_under_a_filesystem_or_raw_log():
     # Under MicroPython: LittleFS (vfs.VfsLfs2) formats and mounts the emulator, and a
     # file survives a remount. Both interpreters: the ring log on the raw device.
     from lgmqtt.store.log import RingLog
-    from lgmqtt.store.media import BlockStorage
+    from lgmqtt.store.block import BlockStorage
 
     bd = FlashSim(blocks=16)
     log = RingLog(BlockStorage(bd, 4096), segment_size=4096, segments=4)

@@ -1,7 +1,7 @@
 # A power-loss-safe, append-only record log over a few fixed-size segments.
 #
 #   from lgmqtt.store.log import RingLog
-#   from lgmqtt.store.media import FileStorage          # or RamStorage, BlockStorage
+#   from lgmqtt.store.media import FileStorage          # or RamStorage; block.BlockStorage
 #   log = RingLog(FileStorage("/history"), segment_size=65536, segments=4)  # opens, recovers
 #   seq = log.append(kind, body)          # durable (flushed) when it returns
 #   seq = log.append(kind, body, flush=False)  # lazy: durable at the next flush / sync()
@@ -81,7 +81,6 @@ class RingLog:
         self.segments = segments
         self.max_body = min(segment_size - HEADER_SIZE, _MAXLEN)
         self._hdr = bytearray(HEADER_SIZE)
-        self._buf = bytearray(_CHUNK)  # recovery
         self._sbuf = bytearray(_CHUNK)  # scans (one at a time reuses it)
         self._zeros = None
         self._seg = None
@@ -103,13 +102,14 @@ class RingLog:
         if self._seg is not None:
             self._close_active()
         garbage = [None] * n
+        buf = bytearray(_CHUNK)  # for recovery only: freed when it is done
         try:
             for i in range(n):
                 seg = self.storage.open(i, False)
                 if seg is None:
                     continue
                 try:
-                    w = _Walk(seg, seg.size(), self._buf)
+                    w = _Walk(seg, seg.size(), buf)
                     while w.next():
                         if not self._count[i]:
                             self._first[i] = w.seq

@@ -10,8 +10,6 @@ MAGIC = const(0xA1)
 FMT = "<BBHIII"
 CHUNK = const(512)
 M32 = const(0xFFFFFFFF)
-_FFS = b"\xff" * CHUNK
-_ZEROS = bytes(CHUNK)
 _MAGIC_B = b"\xa1"
 
 
@@ -100,9 +98,9 @@ class Walk:
                 return True
             if b == 0:
                 # Padding written over a torn tail: skip it.
-                self.pos = self._skip(p, 0, _ZEROS)
+                self.pos = self._skip(p, 0)
                 continue
-            if b == 0xFF and self._skip(p, 0xFF, _FFS) >= self.size:
+            if b == 0xFF and self._skip(p, 0xFF) >= self.size:
                 self.end = p  # erased flash: nothing written past here
                 return False
             q = self._resync(p + 1)
@@ -113,9 +111,12 @@ class Walk:
             self.corrupt += 1
             self.pos = q
 
-    def _skip(self, p, v, ref):
-        # First offset >= p whose byte is not v (or size).
+    def _skip(self, p, v):
+        # First offset >= p whose byte is not v (or size). The chunk to compare with is
+        # made here, not kept: a module-level one would hold 512 bytes of heap per value
+        # for the program's whole life (frozen modules too).
         size, buf = self.size, self.buf
+        ref = bytes((v,)) * len(buf)
         while p < size:
             self.bvalid = 0
             n = self.seg.read_into(p, buf)
@@ -152,6 +153,7 @@ class Walk:
 
     def _last_not_ff(self, p):
         size, buf, last = self.size, self.buf, p
+        ffs = b"\xff" * len(buf)
         while p < size:
             self.bvalid = 0
             n = self.seg.read_into(p, buf)
@@ -159,7 +161,7 @@ class Walk:
                 break
             if n > size - p:
                 n = size - p
-            if not (n == len(buf) and buf == _FFS):
+            if not (n == len(buf) and buf == ffs):
                 for i in range(n):
                     if buf[i] != 0xFF:
                         last = p + i

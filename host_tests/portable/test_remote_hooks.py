@@ -165,3 +165,50 @@ async def test_remote_guard_authenticates_and_refuses():
         eq(guard.checked, [("lg:led.set", False), ("mqtt:connection.status", False), ("lg:led.set", True)])
     finally:
         await _close(dev, caller.conn)
+
+
+async def _kept_session(version):
+    from lgmqtt import client as C
+
+    props = {"properties": {"sessionExpiryInterval": 300}} if version == 5 else {}
+    import sys
+
+    # the broker outlives this process (the other interpreters run against it too)
+    cid = "lgr-kept-%d-%s-%d" % (version, sys.implementation.name, 64 if sys.maxsize > 2 ** 32 else 32)
+    subs = []
+    orig = C.Client.subscribe
+
+    async def counting(self, topics, props=None):
+        if topics[0][0].endswith("/rpc"):
+            subs.append([t for t, _ in topics])
+        return await orig(self, topics, props)
+
+    C.Client.subscribe = counting
+    caller = Caller(version)
+    await caller.start()
+    try:
+        dev = Connector(_doc(version, ["mqtt:connection.status"], clientId=cid, clean=False, **props))
+        await dev.execute("mqtt:connection", "connect")
+        await asyncio.sleep(0.2)
+        eq(subs, [["lg/%s/rpc" % cid]])  # a new session: the device subscribes
+        await dev.close()
+        # a request published while the device is away: the broker keeps it in the session
+        pending = asyncio.create_task(caller.call(cid, {"capability": "mqtt:connection", "operation": "status"}))
+        await asyncio.sleep(0.3)
+        dev = Connector(_doc(version, ["mqtt:connection.status"], clientId=cid, clean=False, **props))
+        await dev.execute("mqtt:connection", "connect")
+        r = await pending
+        eq(r["result"]["sessionPresent"], True)
+        eq(len(subs), 1)  # the session kept the subscription: no SUBSCRIBE this time
+        await dev.close()
+    finally:
+        C.Client.subscribe = orig
+        await caller.conn.close()
+
+
+async def test_remote_keeps_its_subscription_in_a_kept_session_311():
+    await _kept_session(4)
+
+
+async def test_remote_keeps_its_subscription_in_a_kept_session_v5():
+    await _kept_session(5)

@@ -84,7 +84,13 @@ class Remote:
         asyncio.create_task(self._subscribe())
 
     async def _subscribe(self):
-        if self.conn.client is None:
+        c = self.conn.client
+        if c is None:
+            return
+        if c.session.session_present and not self.conn.cfg.get("clean", True):
+            # the broker kept the session (clean: false), and with it the subscription
+            # made on an earlier connection: a node that wakes from deep sleep saves the
+            # round trip, and requests sent while it slept are delivered to it
             return
         try:
             await self.conn.client.subscribe([(self.topic, 1)])

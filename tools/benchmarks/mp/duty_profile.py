@@ -33,10 +33,9 @@ from lgnode.telemetry import Telemetry, console  # noqa: E402
 
 preload(dev, (doc["config"].get("remote") or {}).get("enabled", True))
 mark("lgnode modules imported")
-from lgmqtt import Connector  # noqa: E402
+import lgmqtt  # noqa: E402
 
-import lgmqtt.connector  # noqa: E402,F401
-
+Connector = lgmqtt.Connector  # the public name; its modules load here
 mark("lgmqtt imported")
 conn = Connector(doc)
 mark("Connector(config) (validation, flash outbox opened)")

@@ -37,7 +37,7 @@ class Board:
         table has one: about 1 flash erase per 32 records, where segment files on
         LittleFS cost about one 4 KB erase per record. None: use files."""
         import esp32
-        from lgmqtt.storage import BlockStorage
+        from lgmqtt.store.media import BlockStorage
 
         found = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="lglog")
         return BlockStorage(found[0], segment_size) if found else None

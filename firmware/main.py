@@ -79,7 +79,7 @@ def _reset(board, log, reason):
             import machine
 
             reset = machine.reset
-        except ImportError:  # the unix port
+        except (ImportError, AttributeError):  # the unix port (its machine has no reset)
             import sys
 
             reset = lambda: sys.exit(75)  # noqa: E731 - boards/unix.py RESET_EXIT
@@ -100,7 +100,7 @@ def run():
     try:
         import boards
         from lgmqtt import ConnectorError
-        from lgmqtt.configfile import read
+        from lgmqtt.connector.configfile import read
 
         try:
             doc = read("config.json", "secrets.json")

@@ -8,13 +8,14 @@ import sys
 from lgmqtt.store import open_store
 
 path, tag = sys.argv[1], sys.argv[2]
-h, ob = open_store({"path": path, "size": 16384, "segments": 4})
+_st = open_store({"path": path, "size": 16384, "segments": 4})
+h, ob = _st.history, _st.outbox
 w = sys.stdout.write
 w("open %d %s\n" % (ob.stats()["dropped"], " ".join("%d" % x for x in ob.pending_ids())))
 for x in reversed(ob.pending_ids()):
     ob.ack(x)
     w("a %d\n" % x)
-ob.sync()
+ob.store.sync()
 w("s\n")
 i = 0
 while True:
@@ -27,6 +28,6 @@ while True:
             ob.ack(x)
             w("a %d\n" % x)
     if i % 5 == 4:
-        ob.sync()
+        ob.store.sync()
         w("s\n")
     i += 1

@@ -6,7 +6,7 @@ to a text file, one per line: `label version index hex`, so the portable codec t
 (MicroPython included) can decode them and check their fields.
 
 The framing and the answers here are written by hand on purpose: they must not reuse
-lgmqtt.codec, whose output they check.
+lgmqtt.mqtt.encode, whose output they check.
 """
 import os
 import shutil

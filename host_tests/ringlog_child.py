@@ -4,8 +4,8 @@
 import sys
 
 from faults import body_for
-from lgmqtt.ringlog import RingLog
-from lgmqtt.storage import FileStorage
+from lgmqtt.store.log import RingLog
+from lgmqtt.store.media import FileStorage
 
 path, seg_size, nseg = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 log = RingLog(FileStorage(path), segment_size=seg_size, segments=nseg)

@@ -11,8 +11,8 @@ mutation loop in host_tests/portable/test_codec_fuzz.py:
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lgmqtt import codec as c
-from lgmqtt.codec import ProtocolError
+import mqttcodec as c
+from lgmqtt.mqtt.wire import ProtocolError
 from test_codec_props import SPEC
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -13,11 +13,11 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from lgmqtt import codec as c
+import mqttcodec as c
 
 
 class Raw:
-    """A minimal MQTT client made only of lgmqtt.codec and a socket."""
+    """A minimal MQTT client made only of lgmqtt.mqtt.encode and a socket."""
 
     def __init__(self, broker, version, client_id, **connect):
         self.version = version

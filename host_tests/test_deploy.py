@@ -16,10 +16,14 @@ def test_deploy_mpy_to_virtual_board_and_import_there():
         assert p.returncode == 0, p.stdout + p.stderr
         assert os.path.exists(os.path.join(vb.fs, "main.py"))
         assert os.path.exists(os.path.join(vb.fs, "lib", "lgmqtt", "errors.mpy"))
-        assert not os.path.exists(os.path.join(vb.fs, "lib", "lgmqtt", "session.py"))
+        assert not os.path.exists(os.path.join(vb.fs, "lib", "lgmqtt", "mqtt", "session.py"))
+        assert os.path.exists(os.path.join(vb.fs, "lib", "lgmqtt", "mqtt", "session.mpy"))
+        # host-only modules are not deployed
+        assert not os.path.exists(os.path.join(vb.fs, "lib", "lgmqtt", "mqtt", "server.mpy"))
+        assert not os.path.exists(os.path.join(vb.fs, "lib", "lgmqtt", "net", "cpython.mpy"))
         assert os.path.exists(os.path.join(vb.fs, "lib", "boards", "unix.mpy"))
         r = subprocess.run([os.path.join(os.path.dirname(sys.executable), "mpremote"), "connect", vb.dev, "resume",
-                            "exec", "import sys; sys.path.insert(0, 'lib'); import lgmqtt.codec, lgmqtt.session, boards;"
+                            "exec", "import sys; sys.path.insert(0, 'lib'); import lgmqtt.mqtt.encode, lgmqtt.mqtt.session, boards;"
                             " b = boards.load('unix', {}); print('reading', sorted(b.read_sensor()))"],
                            capture_output=True, text=True, timeout=60)
         assert "reading ['humidity', 'temperature']" in r.stdout, r.stdout + r.stderr

@@ -47,7 +47,7 @@ def test_frozen_build_key_follows_the_frozen_sources(tmp_path):
     lines, key = fw_unix.frozen_sources(root=str(tmp_path))
     assert fw_unix.frozen_sources(root=str(tmp_path))[1] == key
     assert "include(%r)" % str(tmp_path / "lib" / "manifest.py") in lines
-    (tmp_path / "lib" / "lgmqtt" / "topic.py").write_text("# changed\n")
+    (tmp_path / "lib" / "lgmqtt" / "mqtt" / "topic.py").write_text("# changed\n")
     assert fw_unix.frozen_sources(root=str(tmp_path))[1] != key
-    (tmp_path / "lib" / "lgmqtt" / "topic.py").unlink()
+    (tmp_path / "lib" / "lgmqtt" / "mqtt" / "topic.py").unlink()
     assert fw_unix.frozen_sources(root=str(tmp_path))[1] != key  # a removed module counts too

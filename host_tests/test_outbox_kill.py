@@ -42,7 +42,8 @@ def test_kill_9_while_putting_and_acking(tmp_path):
         assert puts, "the child put nothing before the kill"
         puts_total += len(puts)
         acks_total += len(acked)
-        h, ob = open_store(dict(CFG, path=path))
+        _st = open_store(dict(CFG, path=path))
+        h, ob = _st.history, _st.outbox
         p = ob.pending_ids()
         assert p == sorted(set(p)), p
         pset = set(p)
@@ -53,13 +54,14 @@ def test_kill_9_while_putting_and_acking(tmp_path):
         extra = pset - set(puts) - set(pending0)
         assert len(extra) <= 1, extra  # only the put in flight at the kill
         msgs = ob.pending()
-        assert [m[0] for m in msgs] == p
-        for oid, topic, payload, qos, retain, props in msgs:
+        assert [m.id for m in msgs] == p
+        for m in msgs:
+            oid, topic, payload, qos = m.id, m.topic(), m.payload(), m.qos
             i = int(topic.rsplit("/", 1)[1])
             assert payload == b"%d" % i * 8 and qos == 1 + i % 2, (oid, topic)
         resent += len(pset & acked)  # acked but not synced: will be re-sent
         assert ob.stats()["dropped"] == 0
-        ob.close()
+        ob.store.close()
         expect_pending = p
     assert puts_total > 100 and acks_total > 100, (puts_total, acks_total)
     print("puts %d, acks %d, acked-unsynced re-sent after kills: %d" % (puts_total, acks_total, resent))

@@ -7,8 +7,8 @@ import random
 
 from lghost.mpy import PORTABLE, kill9_after
 from faults import body_for
-from lgmqtt.ringlog import RingLog
-from lgmqtt.storage import FileStorage
+from lgmqtt.store.log import RingLog
+from lgmqtt.store.media import FileStorage
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEG, NSEG = 4096, 4

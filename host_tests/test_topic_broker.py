@@ -1,4 +1,4 @@
-"""lgmqtt.topic.match agrees with a real broker: for every (filter, name) pair of the
+"""lgmqtt.mqtt.topic.match agrees with a real broker: for every (filter, name) pair of the
 tables below, Mosquitto delivers the message exactly when match() says it matches.
 
 One MQTT 5 connection (paho-mqtt): each filter is subscribed with its own subscription
@@ -12,7 +12,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from lgmqtt.topic import compile_filter, match, match_levels, validate_filter, validate_name
+from lgmqtt.mqtt.topic import compile_filter, match, match_levels, validate_filter, validate_name
 
 E = "\u00e9"
 

@@ -1,9 +1,9 @@
-"""Property tests for lgmqtt.topic (CPython only): match() against a reference written
+"""Property tests for lgmqtt.mqtt.topic (CPython only): match() against a reference written
 straight from the spec on level lists, and validation against level-wise rules."""
 from hypothesis import given, settings, strategies as st
 
 from lgmqtt.errors import ConnectorError
-from lgmqtt.topic import compile_filter, match, match_levels, shared_parts, validate_filter, validate_name
+from lgmqtt.mqtt.topic import compile_filter, match, match_levels, shared_parts, validate_filter, validate_name
 
 # A small alphabet so that random filters and names collide often; '$' to exercise
 # the $-topic rule, a non-ASCII char to exercise char indexing.

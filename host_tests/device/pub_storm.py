@@ -1,11 +1,11 @@
 # Device-side script (runs under micropython and CPython): publish N1 QoS 1 and N2 QoS 2
-# messages through lgmqtt.client while the host kills and restarts the broker.
+# messages through lgmqtt.net.client while the host kills and restarts the broker.
 # Prints "acked N" as acknowledgements arrive and "done" when every one is acknowledged.
 import asyncio
 import os
 import sys
 
-from lgmqtt.client import Client, CONNECTED, DISCONNECTED
+from lgmqtt.net.client import Client, CONNECTED, DISCONNECTED
 
 
 def log(*a):

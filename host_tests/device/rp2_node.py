@@ -21,14 +21,14 @@ def open_node():
     m0 = mem()
     import boards
     from lgmqtt import Connector
-    from lgmqtt.configfile import read
+    from lgmqtt.connector.configfile import read
 
     doc = read("config.json", "secrets.json")
     board = boards.load(doc["device"]["board"], doc["device"])
     c = Connector(doc, history_storage=board.history_storage)
     rows = c.outbox.pending()
     print(json.dumps({"mem": [m0, mem()], "stats": c.outbox.stats(),
-                      "pending": [[r[0], r[1], r[2].decode(), r[3]] for r in rows]}))
+                      "pending": [[r.id, r.topic(), r.payload().decode(), r.qos] for r in rows]}))
 
 
 def ack_all():
@@ -36,7 +36,7 @@ def ack_all():
     ids = c.outbox.pending_ids()
     for i in ids:
         c.outbox.ack(i)
-    c.outbox.sync()
+    c.store.sync()
     print(json.dumps({"acked": ids, "mem": mem()}))
 
 

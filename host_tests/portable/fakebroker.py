@@ -1,8 +1,8 @@
 # An in-memory broker peer for session tests: decodes what the client sends with the
 # server-side decoder and lets a test answer with encoded server packets. It holds no
 # policy of its own; each test scripts the broker's side explicitly.
-from lgmqtt import codec
-from lgmqtt import session as S
+import mqttcodec as codec
+from lgmqtt.mqtt import session as S
 
 
 class FakeBroker:

@@ -1,6 +1,6 @@
 # A NOR-flash block device for tests, with MicroPython's block device protocol
 # (readblocks/writeblocks/ioctl, simple and extended forms), so `vfs.VfsLfs2` mounts it
-# under MicroPython and lgmqtt.storage.BlockStorage uses it under both interpreters.
+# under MicroPython and lgmqtt.store.media.BlockStorage uses it under both interpreters.
 #
 # It behaves like the flash on an ESP32 or a Pico W where it matters for power loss:
 # - erase works on whole 4096-byte blocks and sets every bit to 1 (0xFF);
@@ -134,7 +134,7 @@ def lfs_boot(blocks, mount="/bench"):
     previous FlashSim reboots with its memory (MicroPython only: needs vfs.VfsLfs2)."""
     import vfs
 
-    from lgmqtt.storage import FileStorage
+    from lgmqtt.store.media import FileStorage
 
     def boot(old):
         if old is None:
@@ -155,7 +155,7 @@ def lfs_boot(blocks, mount="/bench"):
 
 def raw_boot(segment_size, segments):
     """boot(old) -> (BlockStorage over a FlashSim of segments x segment_size, the FlashSim)."""
-    from lgmqtt.storage import BlockStorage
+    from lgmqtt.store.media import BlockStorage
 
     def boot(old):
         bd = FlashSim(blocks=segments * segment_size // 4096) if old is None else FlashSim(mem=old.mem)

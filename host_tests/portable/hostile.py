@@ -12,7 +12,7 @@
 # The script decides everything (no policy here). It ends the connection by returning.
 import asyncio
 
-from lgmqtt import codec
+import mqttcodec as codec
 
 
 class Conn:

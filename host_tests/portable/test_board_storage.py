@@ -36,10 +36,12 @@ def test_partition_holds_the_outbox_across_a_reboot():
     flash = FlashSim(16)  # 16 x 4 KB blocks: the 64 KB partition
     _Partition.table = {"lglog": flash}
     cfg = {"size": 65536, "segments": 4}
-    hist, ob = open_store(cfg, storage=_board().history_storage(16384))
+    _st = open_store(cfg, storage=_board().history_storage(16384))
+    hist, ob = _st.history, _st.outbox
     ids = [ob.put("dev/t", b"%d" % i, 1) for i in range(50)]
     ob.ack(ids[0])
-    ob.sync()
-    hist, ob = open_store(cfg, storage=_board().history_storage(16384))  # reboot
-    eq([p[0] for p in ob.pending()], ids[1:])
+    ob.store.sync()
+    _st = open_store(cfg, storage=_board().history_storage(16384))  # reboot
+    hist, ob = _st.history, _st.outbox
+    eq([p.id for p in ob.pending()], ids[1:])
     assert flash.erased <= 8, flash.erased  # not one erase per record

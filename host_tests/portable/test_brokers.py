@@ -1,6 +1,6 @@
 # Broker order for failover and load balancing.
 from check import eq, raises
-from lgmqtt.brokers import BrokerList
+from lgmqtt.net.brokers import BrokerList
 from lgmqtt.errors import ConnectorError
 
 

@@ -2,8 +2,8 @@
 import asyncio
 
 from check import araises, env, eq
-from lgmqtt import codec
-from lgmqtt.client import Client, CONNECTED, ERROR, MESSAGE, WARNING
+import mqttcodec as codec
+from lgmqtt.net.client import Client, CONNECTED, ERROR, MESSAGE, WARNING
 from lgmqtt.errors import ConnectorError, AUTHENTICATION_FAILED, CONNECTION_FAILED, PAYLOAD_TOO_LARGE
 
 FIXTURES = ("mosquitto", "mosquitto_auth", "mosquitto_tls", "mosquitto_mtls", "mosquitto_limits", "free_ports")

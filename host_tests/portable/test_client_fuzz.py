@@ -8,8 +8,8 @@ import asyncio
 
 from check import env, eq
 from hostile import Hostile
-from lgmqtt import codec
-from lgmqtt.client import Client
+import mqttcodec as codec
+from lgmqtt.net.client import Client
 from lgmqtt.errors import ConnectorError
 from test_codec import Rng
 

@@ -4,8 +4,8 @@
 import binascii
 
 from check import eq, raises
-from lgmqtt import codec as c
-from lgmqtt.codec import ProtocolError
+import mqttcodec as c
+from lgmqtt.mqtt.wire import ProtocolError
 
 HEAP = "2m"
 
@@ -467,7 +467,7 @@ def test_truncated_packets_are_malformed():
 
 def test_encoder_argument_errors():
     bad = (
-        (c.encode_publish, (4, "t", b"", 1), {"pid": 0}),
+        (c.encode_publish, (4, "t", b"", 1), {"pid": 65536}),  # (pid 0 is the session's placeholder: Session.publish_packet)
         (c.encode_publish, (4, "t", b"", 1), {}),
         (c.encode_publish, (4, "t", b"", 3), {"pid": 1}),
         (c.encode_publish, (4, "t", b""), {"pid": 1}),

@@ -2,9 +2,9 @@
 # spec's table says (MQTT 5.0 section 2.2.2.2, written out again here rather than
 # read from the code under test), wire-type limits, and the camelCase name table.
 from check import eq, raises
-from lgmqtt import codec as c
-from lgmqtt import props as pr
-from lgmqtt.codec import ProtocolError
+import mqttcodec as c
+from lgmqtt.mqtt import props as pr
+from lgmqtt.mqtt.wire import ProtocolError
 
 W = 0  # will properties
 P = c

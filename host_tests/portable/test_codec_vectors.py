@@ -5,7 +5,7 @@
 import binascii
 
 from check import eq, env
-from lgmqtt import codec as c
+import mqttcodec as c
 from lgmqtt.compat import MICROPYTHON
 
 FIXTURES = ("peer_vectors",)

@@ -5,7 +5,7 @@ import os
 
 from check import eq, raises
 from lgmqtt import Connector, ConnectorError
-from lgmqtt import config
+from lgmqtt.connector import config
 
 BASE = {"id": "n1", "type": "mqtt", "name": "node", "config": {"host": "127.0.0.1", "port": 1883, "clientId": "n1"}}
 

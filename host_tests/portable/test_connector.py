@@ -421,7 +421,7 @@ async def test_a_write_dropped_by_the_outbox_policy_does_not_hang():
 
 
 async def test_reconnect_period_zero_does_not_spin():
-    from lgmqtt.client import Client
+    from lgmqtt.net.client import Client
 
     c = Client({"host": "127.0.0.1", "port": 1, "clientId": "lgc-spin", "reconnectPeriod": 0,
                 "maxReconnectPeriod": 0, "connectTimeout": 1000})

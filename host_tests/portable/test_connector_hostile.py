@@ -6,7 +6,7 @@ import asyncio
 from check import araises, env, eq
 from hostile import Hostile, connack
 from lgmqtt import Connector, ConnectorError
-from lgmqtt import codec
+import mqttcodec as codec
 
 FIXTURES = ("mosquitto", "mosquitto_limits", "free_ports")
 TIMEOUT = 300
@@ -132,7 +132,7 @@ async def test_a_message_the_broker_closes_on_is_parked_and_what_is_behind_it_fl
 
 # ---- item 2: an incoming packet above maxPacketSize --------------------------------
 async def test_an_oversized_retained_message_is_skipped_once_and_the_link_stays_up():
-    from lgmqtt.client import Client
+    from lgmqtt.net.client import Client
 
     big = Client({"host": env("LG_BROKER_HOST"), "port": int(env("LG_BROKER_PORT")), "clientId": "lgh-bigpub",
                   "maxPacketSize": 1 << 20})

@@ -79,7 +79,7 @@ async def test_same_bad_input_same_code_on_both_interpreters():
 
 
 async def test_deeply_nested_json_is_a_payload_error_with_the_raw_payload_kept():
-    from lgmqtt import payloads
+    from lgmqtt.connector import payloads
 
     raw = b"[" * 20000 + b"]" * 20000
     v, err = payloads.decode_checked(raw)

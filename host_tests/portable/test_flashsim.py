@@ -80,8 +80,8 @@ def test_power_cut_writes_a_prefix_then_refuses_everything():
 def test_counters_under_a_filesystem_or_raw_log():
     # Under MicroPython: LittleFS (vfs.VfsLfs2) formats and mounts the emulator, and a
     # file survives a remount. Both interpreters: the ring log on the raw device.
-    from lgmqtt.ringlog import RingLog
-    from lgmqtt.storage import BlockStorage
+    from lgmqtt.store.log import RingLog
+    from lgmqtt.store.media import BlockStorage
 
     bd = FlashSim(blocks=16)
     log = RingLog(BlockStorage(bd, 4096), segment_size=4096, segments=4)

@@ -5,11 +5,10 @@
 from check import eq, raises
 from faults import rmtree, tmpdir
 from lgmqtt.errors import CONFIG_ERROR, INVALID_PARAMS, TOPIC_ERROR, ConnectorError
-from lgmqtt.history import History
+from lgmqtt.store import Store
 from lgmqtt.isotime import civil_from_days, days_from_civil, format_iso, parse_iso
-from lgmqtt.outbox import Outbox
-from lgmqtt.ringlog import RingLog
-from lgmqtt.storage import FileStorage, RamStorage
+from lgmqtt.store.log import RingLog
+from lgmqtt.store.media import FileStorage, RamStorage
 from lgmqtt.store import open_store
 
 HEAP = "1m"
@@ -44,7 +43,7 @@ def test_iso_time_known_values():
 
 
 def test_record_and_read_in_the_seeds_shape():
-    h = History(_log(), clock=lambda: T0 + 7)
+    h = Store(_log(), clock=lambda: T0 + 7).history
     eq(h.record("received", "sensors/temp", b"21.5", qos=1), 1)
     eq(h.record("published", "cmd/led", "on", qos=0, retain=True, t=T0 + 9), 2)
     eq(h.read(), [
@@ -59,7 +58,7 @@ def test_record_and_read_in_the_seeds_shape():
 
 
 def test_properties_round_trip():
-    h = History(_log())
+    h = Store(_log()).history
     props = {0x03: "application/json", 0x26: [("k", "v"), ("k", "w")], 0x02: 60}
     h.record("received", "a/b", b"{}", 1, props=props, t=T0)
     eq(h.read()[0]["properties"], props)
@@ -69,24 +68,25 @@ def test_properties_round_trip():
 
 def test_record_filters_choose_topics():
     log = _log()
-    h = History(log, record_filters=["sensors/#", "+/status"])
+    st = Store(log, record=["sensors/#", "+/status"])
+    h = st.history
     assert h.wants("sensors/a/b") and h.wants("dev/status") and not h.wants("cmd/x")
     eq(h.record("received", "cmd/x", b"1"), 0)
     assert h.record("received", "sensors/t", b"2")
     assert h.record("published", "dev/status", b"3")
     eq([e["topic"] for e in h.read()], ["dev/status", "sensors/t"])
     # Outbox messages are always in the log, but history shows only recorded topics.
-    ob = Outbox(log)
+    ob = st.outbox
     ob.put("cmd/y", b"4", 1)
     ob.put("sensors/u", b"5", 1)
     eq([e["topic"] for e in h.read()], ["sensors/u", "dev/status", "sensors/t"])
     eq(h.read()[0]["direction"], "published")
-    e = raises(ConnectorError, History, log, ["a/#/b"])
+    e = raises(ConnectorError, Store, log, ["a/#/b"])
     eq(e.error, TOPIC_ERROR)
 
 
 def _filled(n=60):
-    h = History(_log(4096, 4))
+    h = Store(_log(4096, 4)).history
     for i in range(n):
         h.record("received" if i % 2 else "published", "s/%d/v" % (i % 3), b"%d" % i, i % 3, t=T0 + 10 * i)
     return h
@@ -128,7 +128,7 @@ def test_read_filter_since_limit_ordering():
 
 def test_wrap_around_many_times():
     log = _log(1024, 3)
-    h = History(log)
+    h = Store(log).history
     for i in range(2000):
         h.record("received", "w/%d" % (i % 4), bytes([i & 0xFF]) * (10 + i % 50), t=T0 + i)
     st = log.stats
@@ -169,15 +169,15 @@ def test_clear_survives_reopen_and_wrap():
     d = tmpdir("hist")
     try:
         log = _log(1024, 3, FileStorage(d))
-        h = History(log)
+        h = Store(log).history
         for i in range(12):
             h.record("received", "keep/%d" % (i % 2), b"k%d" % i, t=T0 + i)
             h.record("received", "gone/%d" % (i % 2), b"g%d" % i, t=T0 + i)
         h.clear("gone/#")
         h.clear("keep/1")
         h.record("received", "gone/0", b"fresh", t=T0 + 100)
-        h.close()
-        h = History(_log(1024, 3, FileStorage(d)))
+        h.store.close()
+        h = Store(_log(1024, 3, FileStorage(d))).history
         eq([e["payload"] for e in h.read("gone/#")], [b"fresh"])
         eq([e["payload"] for e in h.read("keep/#", limit=3)], [b"k10", b"k8", b"k6"])
         # Wrap: every old record goes; the tombstones ride along in checkpoints while
@@ -191,25 +191,25 @@ def test_clear_survives_reopen_and_wrap():
             for e in h.read("keep/1", limit=100):
                 raise AssertionError("cleared record came back: %r" % (e,))
             if n % 7 == 0:  # reopen now and then, mid-wrap
-                h.close()
-                h = History(_log(1024, 3, FileStorage(d)))
+                h.store.close()
+                h = Store(_log(1024, 3, FileStorage(d))).history
         h.record("received", "keep/1", b"later", t=T0 + 300)
         eq([e["payload"] for e in h.read("keep/1")], [b"later"])
         eq(h.stats()["clears"], 0)  # nothing left to hide: the tombstones died
-        h.close()
+        h.store.close()
     finally:
         rmtree(d)
 
 
 def test_retained_last_per_topic():
     log = _log()
-    h = History(log)
+    h = Store(log).history
     h.record("received", "r/a", b"1", 1, True, t=T0)
     h.record("received", "r/b", b"2", 0, True, t=T0)
     h.record("received", "r/a", b"3", 0, False, t=T0)  # not retained: does not count
     h.record("published", "r/c", b"4", 1, True, t=T0)
     h.record("received", "r/b", b"", 0, True, t=T0)  # empty retained: clears r/b
-    Outbox(log).put("r/d", b"5", 1, True)
+    h.store.outbox.put("r/d", b"5", 1, True)
     eq([(e["topic"], e["payload"]) for e in h.retained()], [("r/d", b"5"), ("r/c", b"4"), ("r/a", b"1")])
     eq([e["topic"] for e in h.retained("r/+")], ["r/d", "r/c", "r/a"])
     eq([e["topic"] for e in h.retained("r/a")], ["r/a"])
@@ -222,22 +222,22 @@ def test_retained_last_per_topic():
 def test_recovery_after_reopen_with_torn_tail():
     d = tmpdir("hist")
     try:
-        h = History(_log(2048, 3, FileStorage(d)))
+        h = Store(_log(2048, 3, FileStorage(d))).history
         for i in range(40):
             h.record("received", "t/%d" % (i % 2), b"v%d" % i, t=T0 + i)
         before = h.read(limit=1000)
-        h.close()
+        h.store.close()
         # A torn half-record at the end of the active segment.
         import os
 
         names = sorted(os.listdir(d), key=lambda n: -os.stat(d + "/" + n)[8])
         with open(d + "/" + names[0], "ab") as f:
             f.write(b"\xa1\x10\x40\x00partial")
-        h = History(_log(2048, 3, FileStorage(d)))
+        h = Store(_log(2048, 3, FileStorage(d))).history
         eq(h.read(limit=1000), before)
         h.record("received", "t/0", b"again", t=T0)
         eq(h.read(limit=1)[0]["payload"], b"again")
-        h.close()
+        h.store.close()
     finally:
         rmtree(d)
 
@@ -245,32 +245,33 @@ def test_recovery_after_reopen_with_torn_tail():
 def test_lazy_records_durable_after_sync():
     # RamStorage keeps writes either way; check sync() and close() leave no unsaved acks.
     log = _log()
-    h = History(log)
-    ob = Outbox(log)
+    st = Store(log)
+    h, ob = st.history, st.outbox
     a = ob.put("x", b"1", 1)
     h.record("received", "y", b"2")
     ob.ack(a)
     eq(ob.stats()["unsavedAcks"], 1)
-    h.sync()
+    h.store.sync()
     eq(ob.stats()["unsavedAcks"], 0)
 
 
 def test_open_store_config():
-    h, ob = open_store({"size": 8192, "record": ["a/#"], "outboxPolicy": "refuse-new"})
+    st = open_store({"size": 8192, "record": ["a/#"], "outboxPolicy": "refuse-new"})
+    h, ob = st.history, st.outbox
     assert h.log is ob.log
     eq(h.log.stats["capacity"], 8192)
     eq(ob.policy, "refuse-new")
     assert h.record("received", "a/b", b"1") and not h.record("received", "b", b"1")
-    h, ob = open_store(None)
+    h = open_store(None).history
     eq(h.log.segments, 4)
     d = tmpdir("store")
     try:
-        h, ob = open_store({"path": d + "/h", "size": 4096, "segments": 2})
+        ob = open_store({"path": d + "/h", "size": 4096, "segments": 2}).outbox
         oid = ob.put("q", b"1", 1)
-        ob.close()
-        h, ob = open_store({"path": d + "/h", "size": 4096, "segments": 2})
+        ob.store.close()
+        ob = open_store({"path": d + "/h", "size": 4096, "segments": 2}).outbox
         eq(ob.pending_ids(), [oid])
-        ob.close()
+        ob.store.close()
     finally:
         rmtree(d)
     cases = [

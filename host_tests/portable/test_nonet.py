@@ -72,5 +72,5 @@ async def test_connector_without_a_network_module():
         st = await c.execute("mqtt:connection", "status")
         eq((st["connected"], st["outbox"]["pending"]), (False, 2))
         await c.execute("mqtt:connection", "disconnect")
-        eq([m[0] for m in c.outbox.pending()], [r1["outboxId"], r2["outboxId"]])
+        eq([m.id for m in c.outbox.pending()], [r1["outboxId"], r2["outboxId"]])
         assert "socket" not in sys.modules or sys.modules["socket"] is None

@@ -5,17 +5,18 @@
 from check import eq, raises
 from faults import rmtree, tmpdir
 from lgmqtt.errors import OUTBOX_FULL, PAYLOAD_TOO_LARGE, QOS_ERROR, TOPIC_ERROR, ConnectorError
-from lgmqtt.history import History
-from lgmqtt.outbox import ACK_BATCH, Outbox
-from lgmqtt.ringlog import RingLog
-from lgmqtt.storage import FileStorage, RamStorage
+from lgmqtt.store import Store
+from lgmqtt.store.outbox import ACK_BATCH
+from lgmqtt.store.log import RingLog
+from lgmqtt.store.media import FileStorage, RamStorage
 
 HEAP = "1m"
 
 
 def _open(storage, seg=1024, n=3, policy="drop-oldest", max_pending=None):
     log = RingLog(storage, segment_size=seg, segments=n)
-    return History(log), Outbox(log, policy, max_pending)
+    st = Store(log, policy=policy, max_pending=max_pending)
+    return st.history, st.outbox
 
 
 def _order(seed, xs):
@@ -36,10 +37,11 @@ def test_put_ack_pending_in_order():
     eq(ids, sorted(ids))
     eq(len(ob), 6)
     got = ob.pending()
-    eq([m[0] for m in got], ids)
-    eq(got[2], (ids[2], "o/2", b"m2", 1, False, props))
-    eq(got[3], (ids[3], "o/3", b"m3", 2, True, None))
-    eq([m[0] for m in ob.pending(after=ids[1], limit=2)], ids[2:4])
+    eq([m.id for m in got], ids)
+    row = lambda m: (m.id, m.topic(), m.payload(), m.qos, m.retain, m.props())  # noqa: E731
+    eq(row(got[2]), (ids[2], "o/2", b"m2", 1, False, props))
+    eq(row(got[3]), (ids[3], "o/3", b"m3", 2, True, None))
+    eq([m.id for m in ob.pending(after=ids[1], limit=2)], ids[2:4])
     eq(ob.pending(after=ids[-1]), [])
     assert ob.ack(ids[0])
     assert not ob.ack(ids[0])  # twice
@@ -64,22 +66,22 @@ def test_out_of_order_acks_survive_reopen_in_order():
             assert ob.ack(x)
         want = [x for x in ids if x not in acked]
         eq(ob.pending_ids(), want)
-        ob.close()  # writes the acks still in RAM
+        ob.store.close()  # writes the acks still in RAM
         h, ob = _open(FileStorage(d), 2048, 4)
         eq(ob.pending_ids(), want)
-        eq([m[1] for m in ob.pending()], ["o/%d" % ids.index(x) for x in want])
+        eq([m.topic() for m in ob.pending()], ["o/%d" % ids.index(x) for x in want])
         # Ack the rest out of order, with a crash (no close) after a sync in the middle.
         rest = _order(3, want)
         for x in rest[:5]:
             ob.ack(x)
-        ob.sync()
+        ob.store.sync()
         for x in rest[5:8]:
             ob.ack(x)
         # crash: no close, the last three acks were only in RAM
         h, ob = _open(FileStorage(d), 2048, 4)
         eq(ob.pending_ids(), sorted(rest[5:]))
         eq(ob.stats()["dropped"], 0)
-        ob.close()
+        ob.store.close()
     finally:
         rmtree(d)
 
@@ -116,10 +118,10 @@ def test_state_carried_across_many_wraps():
                 assert ob.ack(p[2])  # out of order: the head stays pending
                 acked.add(p[2])
         if step % 37 == 0:
-            ob.sync()  # (its ack record may reclaim, and drop, too)
+            ob.store.sync()  # (its ack record may reclaim, and drop, too)
             before, dropped = ob.pending_ids(), ob.stats()["dropped"]
             if step % 2:
-                ob.close()
+                ob.store.close()
             # else: crash without closing
             h, ob = _open(st, 1024, 3)
             eq(ob.pending_ids(), before, "step %d" % step)
@@ -129,7 +131,7 @@ def test_state_carried_across_many_wraps():
     assert s["dropped"] > 0, s
     eq(s["dropped"] + s["pending"] + len(acked), put)
     for m in ob.pending():
-        eq(m[2], m[1][2:].encode())
+        eq(m.payload(), m.topic()[2:].encode())
 
 
 def test_refuse_new_keeps_everything():
@@ -154,7 +156,7 @@ def test_refuse_new_keeps_everything():
         ob.ack(x)
     more = ob.put("o", b"z", 1)
     eq(ob.pending_ids(), ids[12:] + [more])
-    ob.close()
+    ob.store.close()
     h, ob = _open(st, 1024, 3, policy="refuse-new")
     eq(ob.pending_ids(), ids[12:] + [more])
     eq(ob.stats()["dropped"], 0)
@@ -168,7 +170,7 @@ def test_drop_oldest_counts_every_drop():
     assert s["dropped"] > 50, s
     eq(s["dropped"] + s["pending"], 100)
     eq(ob.pending_ids(), ids[s["dropped"]:])  # the newest survive, in order
-    ob.close()
+    ob.store.close()
     h, ob = _open(st, 1024, 3)
     eq(ob.stats()["dropped"], s["dropped"])
     eq(ob.pending_ids(), ids[s["dropped"]:])
@@ -188,7 +190,7 @@ def test_max_pending_both_policies():
             want, dropped = ids[3:], 3
         eq(ob.pending_ids(), want)
         eq(ob.stats()["dropped"], dropped)
-        ob.close()
+        ob.store.close()
         h, ob = _open(st, 4096, 3, policy, max_pending=5)
         eq((ob.pending_ids(), ob.stats()["dropped"]), (want, dropped), policy)
 
@@ -201,7 +203,7 @@ def test_put_errors_change_nothing():
     eq(raises(ConnectorError, ob.put, "a", b"x" * 2000, 1).error, PAYLOAD_TOO_LARGE)
     eq(len(ob), 1)
     eq(ob.log.stats["records"], 1)
-    eq(raises(ValueError, Outbox, ob.log, "drop-newest").args[0][:15], "capacity_policy")
+    eq(raises(ValueError, Store, ob.log, None, "drop-newest").args[0][:15], "capacity_policy")
 
 
 def test_checkpoint_lists_pending_when_shorter():
@@ -213,7 +215,7 @@ def test_checkpoint_lists_pending_when_shorter():
     for x in ids:
         if x not in (ids[0], ids[9]):
             ob.ack(x)
-    ob.sync()
+    ob.store.sync()
     want = [ids[0], ids[9]]
     eq(len(ob.journal.ooo), 28)
     body = ob.journal._encode_state()
@@ -243,13 +245,13 @@ def test_parked_and_inflight_state_survive_reopen_and_checkpoints():
     ob.set_inflight(ids[2], 7, 0)
     ob.set_inflight(ids[3], 8, 1)
     ob.ack(ids[4])
-    ob.sync()
+    ob.store.sync()
     h2, ob2 = _open(st, 1024, 4)  # a reset: no close
     eq(ob2.pending_ids(), [ids[0], ids[2], ids[3], ids[5]])
     eq(ob2.parked_ids(), [ids[1]])
     eq(ob2.inflight(), {ids[2]: (7, 0), ids[3]: (8, 1)})
     eq(ob2.stats()["parked"], 1)
-    eq([r[2] for r in ob2.records([ids[1], ids[3]])], ["o/1", "o/3"])
+    eq([r.topic() for r in ob2.records([ids[1], ids[3]])], ["o/1", "o/3"])
     # through checkpoints (new segments) the state is carried, not lost
     ck = ob2.journal.checkpoints
     while ob2.journal.checkpoints < ck + 2:
@@ -260,7 +262,7 @@ def test_parked_and_inflight_state_survive_reopen_and_checkpoints():
     eq(ob3.discard(ids[0]), True)  # and a pending one
     eq(ob3.discard(ids[0]), False)
     ob3.ack(ids[2])
-    ob3.sync()
+    ob3.store.sync()
     _, ob4 = _open(st, 1024, 4)
     eq((ob4.pending_ids(), ob4.parked_ids(), ob4.inflight()), ([ids[3], ids[5]], [], {ids[3]: (8, 1)}))
 

@@ -10,9 +10,8 @@
 # clear done before stays in force; the store keeps working and reopens clean.
 from check import eq
 from flashsim import PowerCut
-from lgmqtt.history import History
-from lgmqtt.outbox import Outbox
-from lgmqtt.ringlog import RingLog
+from lgmqtt.store import Store
+from lgmqtt.store.log import RingLog
 from test_ringlog_powercut import FileBackend, LfsBackend, RamBackend, RawFlashBackend
 
 HEAP = "2m"
@@ -25,12 +24,13 @@ def _pl(n, size):
 
 def _open(be, cfg):
     log = RingLog(be.boot(), segment_size=cfg["seg"], segments=cfg["nseg"])
-    return History(log), Outbox(log, "drop-oldest")
+    st = Store(log, policy="drop-oldest")
+    return st.history, st.outbox
 
 
 def _close(ob):
     try:
-        ob.close()
+        ob.store.close()
     except Exception:  # the power is off
         pass
 
@@ -48,7 +48,7 @@ def _workload(h, ob, st, base, m, size, every=3):
                 if ob.ack(x):
                     st["acked"].append(x)
         if i % 4 == 3:
-            ob.sync()
+            ob.store.sync()
             st["synced"] = len(st["acked"])
 
 
@@ -60,11 +60,12 @@ def _check(h, ob, st, pending0, dropped0, what):
     p = ob.pending_ids()
     eq(p, sorted(set(p)), what + ": ascending, once each")
     msgs = ob.pending()
-    eq([m[0] for m in msgs], p, what + ": every pending record readable")
+    eq([m.id for m in msgs], p, what + ": every pending record readable")
     known = set(pending0) | set(st["returned"])
     extra = [x for x in p if x not in known]
     assert len(extra) <= 1, (what, extra)
-    for oid, topic, payload, qos, retain, props in msgs:
+    for m in msgs:
+        oid, topic, payload, qos = m.id, m.topic(), m.payload(), m.qos
         n = int(topic[2:])
         eq(payload, _pl(n, len(payload)), what)
         eq(qos, 1 + n % 2, what)
@@ -91,7 +92,7 @@ def _cycle(be, cfg):
     _workload(h, ob, st, 0, cfg["prefill"], size, every)
     h.clear("r/0")
     assert ob.log.oldest_seq > 1, "the prefill must wrap the log"
-    ob.close()
+    ob.store.close()
     be.shutdown()
     snap = be.snapshot()
     # Reference run: how many writes the cycle takes.
@@ -101,7 +102,7 @@ def _cycle(be, cfg):
     _workload(h, ob, _state(), 1000, m, size, every)
     total = be.ops() - ops0
     ref_dropped = ob.stats()["dropped"] - d0
-    ob.close()
+    ob.store.close()
     for k in range(1, total + 2):
         be.shutdown()
         be.restore(snap)
@@ -124,12 +125,12 @@ def _cycle(be, cfg):
         oid = ob.put("o/%d" % 5000, _pl(5000, size), 1)
         before, dropped = ob.pending_ids(), ob.stats()["dropped"]
         assert oid in before and oid == before[-1], (what, oid, before)
-        ob.close()
+        ob.store.close()
         be.shutdown()
         h, ob = _open(be, cfg)
         eq((ob.pending_ids(), ob.stats()["dropped"]), (before, dropped), what + " after repair")
         eq(ob.log.stats["corrupt_skipped"], 0, what)
-        ob.close()
+        ob.store.close()
     return total, ref_dropped
 
 

@@ -1,4 +1,4 @@
-# The remote-invocation hooks the firmware uses (lgmqtt.remote: `commands` and
+# The remote-invocation hooks the firmware uses (lgmqtt.connector.remote: `commands` and
 # `guard`), against a real Mosquitto: a device Connector answers requests that a second
 # Connector publishes, on 3.1.1 and 5.0.
 import asyncio
@@ -109,8 +109,8 @@ async def _commands(version):
         return {"on": params.get("on")}
 
     dev, caller = await _pair(version, ["lg:led.set", "mqtt:connection.status"])
-    dev.remote.commands["lg:led.set"] = led
-    dev.remote.commands["lg:other.set"] = led  # registered but not allowed: refused
+    dev.serve_remote().commands["lg:led.set"] = led
+    dev.serve_remote().commands["lg:other.set"] = led  # registered but not allowed: refused
     try:
         r = await caller.call(dev.cfg["clientId"], {"capability": "lg:led", "operation": "set",
                                                     "params": {"on": True}})
@@ -139,11 +139,11 @@ async def test_remote_commands_are_served_by_the_application_v5():
 async def test_remote_guard_authenticates_and_refuses():
     dev, caller = await _pair(4, ["lg:led.set", "mqtt:connection.status"])
     guard = Guard(free=("mqtt:connection.status",))
-    dev.remote.guard = guard
+    dev.serve_remote().guard = guard
 
     async def led(params):
         return {"on": params["on"]}
-    dev.remote.commands["lg:led.set"] = led
+    dev.serve_remote().commands["lg:led.set"] = led
     cid = dev.cfg["clientId"]
     req = {"capability": "lg:led", "operation": "set", "params": {"on": False}}
     try:
@@ -168,7 +168,7 @@ async def test_remote_guard_authenticates_and_refuses():
 
 
 async def _kept_session(version):
-    from lgmqtt import client as C
+    from lgmqtt.net import client as C
 
     props = {"properties": {"sessionExpiryInterval": 300}} if version == 5 else {}
     import sys

@@ -5,9 +5,9 @@ import os
 from check import eq, raises
 from faults import body_for, rmtree, tmpdir
 from lgmqtt.errors import CONFIG_ERROR, PAYLOAD_TOO_LARGE, STORAGE_ERROR, ConnectorError
-from lgmqtt.logmsg import pack_message, peek_topic, unpack_message
-from lgmqtt.ringlog import HEADER_SIZE, RingLog
-from lgmqtt.storage import FileStorage, RamStorage
+from lgmqtt.store.records import Message, peek_topic
+from lgmqtt.store.log import HEADER_SIZE, RingLog
+from lgmqtt.store.media import FileStorage, RamStorage
 
 HEAP = "1m"
 
@@ -277,20 +277,29 @@ def test_storage_error_is_connector_error():
 
 
 def test_message_records():
+    # a message is stored as the PUBLISH it travels as (encoded once), read back whole
+    from lgmqtt.store.history import message
+    from lgmqtt.store.journal import K_PENDING, K_RECEIVED
+
     log = RingLog(RamStorage(), segment_size=4096, segments=2)
-    log.append(1, pack_message("sensors/t", b"21.5", qos=1), t=1)
-    log.append(1, pack_message("a/\u00e9", "text", qos=2, retain=True, props=b"\x01\x01"), t=2)
-    log.append(1, pack_message("e", b""), t=3)
-    got = [unpack_message(b) for s, t, k, b in log.scan()]
-    eq(got, [
-        ("sensors/t", b"21.5", 1, False, None),
-        ("a/\u00e9", b"text", 2, True, b"\x01\x01"),
-        ("e", b"", 0, False, None),
-    ])
-    eq([peek_topic(b) for s, t, k, b in log.scan(newest_first=True)], ["e", "a/\u00e9", "sensors/t"])
-    head, payload = pack_message("x", b"p" * 100)
-    eq(len(head), 4)  # flags + length + topic: the payload is not copied
-    e = raises(ConnectorError, pack_message, "x", b"", qos=3)
-    eq(e.error, "QOS_ERROR")
-    e = raises(ConnectorError, unpack_message, b"\x00\x00\x09ab")
-    eq(e.error, "PROTOCOL_ERROR")
+    ms = [message("sensors/t", b"21.5", 1), message("a/\u00e9", "text", 2, True, {0x03: "text/plain"}),
+          message("e", b"")]
+    for i, m in enumerate(ms):
+        log.append(K_PENDING if i else K_RECEIVED, m.parts(), t=i)
+    got = [Message.of_record(k, b, s, t) for s, t, k, b in log.scan()]
+    eq([(m.topic(), m.payload(), m.qos, m.retain, m.props(), m.version) for m in got], [
+        ("sensors/t", b"21.5", 1, False, None, 4),
+        ("a/\u00e9", b"text", 2, True, {0x03: "text/plain"}, 5),
+        ("e", b"", 0, False, None, 4)])
+    eq([peek_topic(k, b) for s, t, k, b in log.scan(newest_first=True)], ["e", "a/\u00e9", "sensors/t"])
+    head, body = message("x", b"p" * 100, 1).parts()
+    eq((len(head), len(body)), (2, 2 + 1 + 2 + 100))  # version + first byte; the body is a view, not a copy
+    # the packet the session sends: the stored bytes with a fixed header
+    pk = got[1].packet()
+    eq((pk[0], pk[1], bytes(pk[2:])), (0x35, len(got[1].body), bytes(got[1].body)))
+    # records written by lgmqtt 0.1 (their own format) read back as the same messages
+    # (0.1 kept the property block as encoded, its own length first, behind a u16 length)
+    old = [(0x10, b"\x01\x00\x03a/bhi"), (0x12, b"\x0e\x00\x01t\x00\x03\x02\x01\x01p")]
+    got = [Message.of_record(k, b) for k, b in old]
+    eq([(m.topic(), m.payload(), m.qos, m.retain, m.props(), peek_topic(k, b)) for m, (k, b) in zip(got, old)], [
+        ("a/b", b"hi", 1, False, None, "a/b"), ("t", b"p", 2, True, {0x01: 1}, "t")])

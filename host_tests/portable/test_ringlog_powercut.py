@@ -4,7 +4,7 @@
 # nothing beyond what the interrupted append's reclaim drops is lost, and seq continues.
 #
 # Backends: RAM and files behind FaultyStorage (cuts a write in half or before it), raw
-# flash (lgmqtt.storage.BlockStorage on the NOR emulator, cut at its k-th program or
+# flash (lgmqtt.store.media.BlockStorage on the NOR emulator, cut at its k-th program or
 # erase, both interpreters) and, under MicroPython, LittleFS (vfs.VfsLfs2) on the same
 # emulator, the boards' filesystem.
 import os
@@ -12,8 +12,8 @@ import os
 from check import eq
 from faults import FaultyStorage, body_for, rmtree, tmpdir
 from flashsim import FlashSim, PowerCut
-from lgmqtt.ringlog import RingLog
-from lgmqtt.storage import BlockStorage, FileStorage, RamStorage
+from lgmqtt.store.log import RingLog
+from lgmqtt.store.media import BlockStorage, FileStorage, RamStorage
 
 HEAP = "2m"
 TIMEOUT = 200

@@ -1,8 +1,8 @@
 # The sans-I/O session against an in-memory fake broker and a fake clock.
 from check import eq, raises
 from fakebroker import FakeBroker, connected, kinds
-from lgmqtt import codec
-from lgmqtt import session as S
+import mqttcodec as codec
+from lgmqtt.mqtt import session as S
 from lgmqtt.errors import ConnectorError, NOT_CONNECTED, PAYLOAD_TOO_LARGE, QOS_ERROR, TOPIC_ERROR
 
 

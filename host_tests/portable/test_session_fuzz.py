@@ -11,8 +11,8 @@
 # acknowledged, refused or given up -- or is still in flight (a caller waiting on it
 # is always answered, never forgotten). N_SEQUENCES sequences per interpreter.
 from check import eq
-from lgmqtt import codec as c
-from lgmqtt import session as S
+import mqttcodec as c
+from lgmqtt.mqtt import session as S
 from lgmqtt.compat import MICROPYTHON
 from lgmqtt.errors import ConnectorError
 from test_codec import Rng

@@ -2,8 +2,8 @@
 # to make it do for ever. In-memory fake broker and fake clock, both interpreters.
 from check import eq, raises
 from fakebroker import FakeBroker, connected, kinds
-from lgmqtt import codec
-from lgmqtt import session as S
+import mqttcodec as codec
+from lgmqtt.mqtt import session as S
 from lgmqtt.errors import ConnectorError, TOPIC_ERROR
 
 
@@ -197,7 +197,7 @@ def test_v4_shaped_connack_to_a_v5_connect_is_named_as_3_1_1():
     ev = s.receive_data(b"\x20\x02\x00\x01", 0)  # a 3.1.1 broker: unacceptable protocol version
     eq(ev[0][:3], (S.EV_CONNACK, False, 1))
     eq(s.connack_version, 4)
-    from lgmqtt.reasons import connack_name
+    from lgmqtt.mqtt.names import connack_name
 
     eq(connack_name(s.connack_version, 1), "Connection Refused, unacceptable protocol version")
 

@@ -2,7 +2,7 @@
 # caller sees is either the topic back or a TOPIC_ERROR whose reason says why.
 from check import eq, raises
 from lgmqtt.errors import ConnectorError, TOPIC_ERROR
-from lgmqtt.topic import (
+from lgmqtt.mqtt.topic import (
     any_match, compile_filter, match, match_levels, shared_parts, validate_filter, validate_name,
 )
 

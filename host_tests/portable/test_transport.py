@@ -1,9 +1,10 @@
-# lgmqtt.transport against real Mosquitto brokers (plain, TLS, mutual TLS), under both
+# lgmqtt.net.transport against real Mosquitto brokers (plain, TLS, mutual TLS), under both
 # interpreters. MQTT bytes are hand-written here so this runs before the codec exists.
 import socket
 
 from check import araises, env, eq
-from lgmqtt import compat, transport
+from lgmqtt import compat
+from lgmqtt.net import transport
 from lgmqtt.errors import CONFIG_ERROR, CONNECTION_FAILED, ConnectorError
 from lgmqtt import errors
 

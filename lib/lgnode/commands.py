@@ -78,7 +78,7 @@ def install(conn, node, dev):
     node: the running node (lgnode.node.Node or lgnode.duty.Wake) with interval_ms,
     min_interval_ms, reboot_delay_ms, set_interval(ms), set_led(on), status() and
     async reboot()."""
-    remote = conn.remote
+    remote = conn.serve_remote()
     if remote is None:
         return None
     a = dev["auth"]

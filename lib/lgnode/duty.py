@@ -158,9 +158,9 @@ class Wake:
         # remote requests the broker kept for the session arrive right after CONNACK;
         # give late ones listenMs, and a request being served its time
         ms = self.p["listenMs"]
-        if ms and self.conn.remote is not None:
+        if ms and self.conn.remote_topic is not None:
             await asyncio.sleep(ms / 1000)
-        while self.conn.remote is not None and self.conn.status()["remote"]["busy"]:
+        while self.conn.remote_topic is not None and self.conn.status()["remote"]["busy"]:
             await asyncio.sleep(0.02)
 
     # ---- one wake-up ------------------------------------------------------------------
@@ -212,7 +212,7 @@ async def run(conn, board, dev, log, t0=None):
 
     w = Wake(conn, board, dev, Telemetry(conn, board, dev), ticks_ms() if t0 is None else t0)
     console(conn)
-    if conn.remote is not None:
+    if conn.remote_topic is not None:
         from lgnode import commands
 
         commands.install(conn, w, dev)

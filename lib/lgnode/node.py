@@ -127,6 +127,7 @@ def preload(dev, remote=True):
     import lgnode.telemetry  # noqa: F401
 
     if remote:
+        import lgmqtt.connector.remote  # noqa: F401
         import lgnode.commands  # noqa: F401
     if dev["availability"] is not None or dev["homeassistant"] is not None:
         import lgnode.announce  # noqa: F401
@@ -152,7 +153,7 @@ async def run(conn, board, dev, log, t0=None):
 
     tel = Telemetry(conn, board, dev)
     node = Node(conn, board, dev, tel)
-    if conn.remote is not None:
+    if conn.remote_topic is not None:
         from lgnode import commands
 
         commands.install(conn, node, dev)

@@ -160,7 +160,7 @@ def _kept_in_history(doc, topic):
     record = hist.get("record") if isinstance(hist, dict) else None
     if not isinstance(record, list):
         return
-    from lgmqtt.topic import match
+    from lgmqtt.mqtt.topic import match
 
     for f in record:
         try:

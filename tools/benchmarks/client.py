@@ -115,7 +115,7 @@ def main():
     print("  QoS 1 lgmqtt / raw asyncio window 20   %s   (goal >= 0.75)" % ratio("lgmqtt_qos1", "raw_asyncio_qos1_window20"))
     print("  QoS 2 lgmqtt / QoS 1 lgmqtt            %s   (goal >= 0.5)" % ratio("lgmqtt_qos2", "lgmqtt_qos1"))
     print("\nHeap (gc.mem_alloc after gc.collect, modules from .mpy, minus the reading before any import):")
-    print("  after import of lgmqtt.client        %6d bytes" % int(h["after_import"]))
+    print("  after import of lgmqtt.net.client        %6d bytes" % int(h["after_import"]))
     print("  while connected                      %6d bytes   (goal <= 29 KB)" % int(h["connected"]))
     print("  smallest -X heapsize for connect + 100 QoS 1: .mpy %s KiB, .py %s KiB   (goal <= 40 KiB from .mpy)"
           % (h["min_heap_mpy_kb"], h["min_heap_py_kb"]))

@@ -8,7 +8,7 @@
 # - opening the full store (ring log recovery + the journal's state scan);
 # - history read of the newest 100 messages of one topic (of 5) from the full log;
 # - the longest event-loop stall while a full-log history query runs through the
-#   connector's paced scan (lgmqtt.delivery.paced: a turn every history.PACE records),
+#   connector's paced scan (lgmqtt.connector.delivery.paced: a turn every history.PACE records),
 #   next to the same query run in one go: a ticker task measures its wake-up gaps.
 # Times include the emulator's own Python cost.
 #
@@ -24,7 +24,6 @@ sys.path.insert(0, _here)
 from flashsim import lfs_boot, raw_boot  # noqa: E402
 import lgapi  # noqa: E402
 
-History, Outbox = lgapi.history_outbox_classes()
 RingLog = lgapi.ringlog_class()
 
 SEG, NSEG = 65536, 4
@@ -38,7 +37,8 @@ def _ms(t0):
 
 def _open(st):
     log = RingLog(st, segment_size=SEG, segments=NSEG)
-    return History(log), Outbox(log)
+    st = lgapi.store_class()(log)
+    return st.history, st.outbox
 
 
 def put_ack(name, boot, n, durable_acks):
@@ -50,13 +50,13 @@ def put_ack(name, boot, n, durable_acks):
         oid = ob.put("bench/t%d" % (i % TOPICS), PAYLOAD, 1)
         ob.ack(oid)
         if durable_acks:
-            ob.sync()
+            ob.store.sync()
     ms = _ms(t0)
     print("%s, %s acks: %d put+ack in %.0f ms = %.0f /s" % (
         name, "durable (sync per ack)" if durable_acks else "lazy", n, ms, n * 1000 / ms))
     print("  per put+ack: %.0f bytes programmed, %.3f blocks erased (%.0f bytes)" % (
         bd.programmed / n, bd.erased / n, bd.erased * 4096 / n))
-    ob.close()
+    ob.store.close()
 
 
 def fill_and_read(name, boot, n):
@@ -69,7 +69,7 @@ def fill_and_read(name, boot, n):
         if i % 10 == 0:
             ob.ack(ob.put("bench/out", PAYLOAD, 1))
         i += 1
-    h.close()
+    h.store.close()
     st, bd = boot(bd)
     t0 = time.ticks_us()
     h, ob = _open(st)
@@ -84,7 +84,7 @@ def fill_and_read(name, boot, n):
     got = h.read("bench/#", limit=100, since="2000-01-01T00:00:00Z")
     print("  history read newest 100 of bench/# since an ISO time: %.0f ms" % _ms(t0))
     stalls(h)
-    h.close()
+    h.store.close()
 
 
 def stalls(h):

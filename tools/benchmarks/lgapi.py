@@ -5,9 +5,9 @@
 
 
 def client_class():
-    """lgmqtt.client.Client: Client(cfg).connect(), publish(topic, payload, qos, retain,
+    """lgmqtt.net.client.Client: Client(cfg).connect(), publish(topic, payload, qos, retain,
     props, wait=True), window_ready(qos), subscribe([(filter, opts)]), disconnect()."""
-    from lgmqtt.client import Client
+    from lgmqtt.net.client import Client
 
     return Client
 
@@ -19,52 +19,64 @@ def connector_class():
     return Connector
 
 
-def codec():
-    """lgmqtt.codec: encode_publish(version, topic, payload, qos, retain, dup, pid[, props]),
-    Decoder(version).feed(data) / next_packet(), CONTENT_TYPE."""
-    from lgmqtt import codec as c
+class _Codec:
+    pass
 
+
+def codec():
+    """The MQTT codec: encode_publish(version, topic, payload, qos, retain, dup, pid[, props]),
+    Decoder(version).feed(data) / next_packet(), CONTENT_TYPE (lgmqtt.mqtt.encode, .decode, .props)."""
+    from lgmqtt.mqtt.decode import Decoder
+    from lgmqtt.mqtt.encode import encode_publish
+
+    c = _Codec()
+    c.encode_publish, c.Decoder, c.CONTENT_TYPE = encode_publish, Decoder, 0x03
     return c
 
 
 def open_store(history_cfg, storage=None):
-    """lgmqtt.store.open_store(config.history) -> (History, Outbox) on one ring log."""
+    """lgmqtt.store.open_store(config.history) -> (History, Outbox) on one ring log
+    (the Store is history.store)."""
     from lgmqtt.store import open_store as o
 
-    return o(history_cfg, storage=storage)
+    st = o(history_cfg, storage=storage)
+    return st.history, st.outbox
 
 
 def ringlog_class():
-    """lgmqtt.ringlog.RingLog(storage, segment_size=, segments=)."""
-    from lgmqtt.ringlog import RingLog
+    """lgmqtt.store.log.RingLog(storage, segment_size=, segments=)."""
+    from lgmqtt.store.log import RingLog
 
     return RingLog
 
 
-def history_outbox_classes():
-    """(lgmqtt.history.History, lgmqtt.outbox.Outbox), built over one RingLog."""
-    from lgmqtt.history import History
-    from lgmqtt.outbox import Outbox
+def store_class():
+    """lgmqtt.store.Store(log, record=, policy=, max_pending=): .history, .outbox, .sync(), .close()."""
+    from lgmqtt.store import Store
 
-    return History, Outbox
+    return Store
 
 
 def log_message():
-    """(pack_message(topic, payload, qos=), peek_topic(body)): the log's record format."""
-    from lgmqtt.logmsg import pack_message, peek_topic
+    """(parts(topic, payload, qos=) -> a record body for log.append, peek_topic(body)):
+    the log's message record format (lgmqtt.store.records)."""
+    from lgmqtt.store.history import message
+    from lgmqtt.store.journal import K_PUBLISHED
+    from lgmqtt.store.records import peek_topic
 
-    return pack_message, peek_topic
+    return (lambda topic, payload, qos=0: message(topic, payload, qos).parts()), (
+        lambda body: peek_topic(K_PUBLISHED, body))
 
 
 def topic_matchers():
     """(match(filter, name), match_levels(levels, name), compile_filter(filter))."""
-    from lgmqtt.topic import compile_filter, match, match_levels
+    from lgmqtt.mqtt.topic import compile_filter, match, match_levels
 
     return match, match_levels, compile_filter
 
 
 def paced():
-    """lgmqtt.delivery.paced(steps): await a paced query (history read_steps) with loop turns."""
-    from lgmqtt.delivery import paced as p
+    """lgmqtt.connector.delivery.paced(steps): await a paced query (history read_steps) with loop turns."""
+    from lgmqtt.connector.delivery import paced as p
 
     return p

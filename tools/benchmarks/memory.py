@@ -4,7 +4,7 @@ publishes, and the smallest -X heapsize that runs, for
 
   firmware        the connector firmware's steps (shipped config.json, history on a file;
                   the smallest heap runs 20 QoS 1 telemetry messages)
-  client          lgmqtt.client.Client alone, MQTT 3.1.1, connect + 100 QoS 1
+  client          lgmqtt.net.client.Client alone, MQTT 3.1.1, connect + 100 QoS 1
   umqtt_simple    umqtt.simple 1.8.0 and its robust wrapper, from the MicroPython source
   umqtt_robust    archive's micropython-lib (what ESP32/ESP8266 firmware freezes in)
   mqtt_as_v3/_v5  peterhinch mqtt_as 0.8.3 (shared/baselines/mqtt_as), Wi-Fi stubbed up

@@ -1,4 +1,4 @@
-# tools/bench memory, case client: lgmqtt.client.Client alone, MQTT 3.1.1, QoS 1.
+# tools/bench memory, case client: lgmqtt.net.client.Client alone, MQTT 3.1.1, QoS 1.
 PAYLOAD = b"x" * 64
 
 
@@ -13,11 +13,11 @@ def run(case, probe, host, port, n):
 
 
 async def _run(probe, host, port, n):
-    from lgmqtt.client import Client
+    from lgmqtt.net.client import Client
 
-    import lgmqtt.client
+    import lgmqtt.net.client
 
-    probe.origin(lgmqtt.client)
+    probe.origin(lgmqtt.net.client)
     probe.mark("after_import")
     c = Client({"host": host, "port": port, "clientId": "bench-mem-lgmqtt", "protocolVersion": 4})
     await c.connect()

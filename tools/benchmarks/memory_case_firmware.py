@@ -17,7 +17,7 @@ def run(case, probe, host, port, n):
 async def _run(probe, n):
     import boards
     from lgmqtt import Connector, ConnectorError  # noqa: F401
-    from lgmqtt.configfile import read
+    from lgmqtt.connector.configfile import read
 
     import lgmqtt.connector
 

@@ -54,7 +54,7 @@ def figures(image=None, writes=100, plain=False):
         pico.boot()  # figures from a fresh boot, as a node starts
         stages.append(("boot", _mem(pico)[0]))
         stages.append(("import", _mem(pico, "from lgmqtt import Connector")[0]))
-        stages.append(("construct", _mem(pico, "import boards\nfrom lgmqtt.configfile import read\n"
+        stages.append(("construct", _mem(pico, "import boards\nfrom lgmqtt.connector.configfile import read\n"
                                                 "doc = read('config.json', 'secrets.json')\n"
                                                 "board = boards.load('pico', doc['device'])\n"
                                                 "c = Connector(doc, history_storage=board.history_storage)")[0]))

@@ -57,7 +57,7 @@ class Peer:
 CONNECTOR_CASES = ("qos1_serial", "qos1_window", "qos2_serial")
 PEERS = (
     Peer("lgmqtt", "lgmqtt", group="lgmqtt",
-         note="lgmqtt.client.Client alone; windowed: 20 producers awaiting publish(), maxInflight 20."),
+         note="lgmqtt.net.client.Client alone; windowed: 20 producers awaiting publish(), maxInflight 20."),
     Peer("raw asyncio", "raw", group="lgmqtt", heap=False,
          note="the ceiling, in lgmqtt's process: hand-written MQTT over asyncio streams, prebuilt packets, "
               "TCP_NODELAY; lock-step (serial) or a reader task counting acks (windowed)."),

@@ -1,4 +1,4 @@
-# Micro-benchmark of lgmqtt.topic.match, beside a split()-based matcher for scale.
+# Micro-benchmark of lgmqtt.mqtt.topic.match, beside a split()-based matcher for scale.
 # Runs under MicroPython and CPython:
 #   MICROPYPATH=.frozen:lib micropython tools/benchmarks/topic.py
 #   PYTHONPATH=lib python3 tools/benchmarks/topic.py

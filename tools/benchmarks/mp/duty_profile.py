@@ -16,7 +16,7 @@ import gc  # noqa: E402
 
 mark("import asyncio")
 import boards  # noqa: E402
-from lgmqtt.configfile import read  # noqa: E402
+from lgmqtt.connector.configfile import read  # noqa: E402
 
 doc = read("config.json", "secrets.json")
 board = boards.load("unix", doc["device"])

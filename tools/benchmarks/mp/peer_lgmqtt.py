@@ -1,4 +1,4 @@
-# lgmqtt's client alone (lgmqtt.client.Client through lgapi): publish() awaited per
+# lgmqtt's client alone (lgmqtt.net.client.Client through lgapi): publish() awaited per
 # message (serial) or by 20 producers at once (windowed, maxInflight 20).
 import lgapi
 

@@ -46,7 +46,7 @@ def one(size):
         i += 1
     for _ in range(50):
         ob.put("lgb/out", PAYLOAD, 1)
-    h.close()
+    h.store.close()
     t0 = time.ticks_us()
     h, ob = lgapi.open_store(cfg)
     open_ms = ms(t0)
@@ -59,7 +59,7 @@ def one(size):
     scan_ms = ms(t0)
     res = {"size": size, "records": st["records"], "bytes": st["bytesUsed"], "pending": ob.stats()["pending"],
            "open_ms": open_ms, "newest_ms": newest_ms, "scan_ms": scan_ms, "found": len(got), "scan_found": len(none)}
-    h.close()
+    h.store.close()
     rmtree(path)
     return res
 

@@ -1,0 +1,312 @@
+# The connector's one delivery path: every message that goes through the outbox, from
+# write() to the broker's acknowledgement. It owns the promise "a write waits for its
+# acknowledgement": outbox id <-> packet id <-> the waiting caller, with one mechanism.
+#
+# - send(): the message is put in the outbox (durable) before anything else; when
+#   connected, the caller waits on one Event that the acknowledgement (or the link's
+#   end) sets.
+# - One long-lived pump task hands pending messages to the client in outbox order --
+#   fresh ones from RAM, older ones (queued offline, or from before a reboot) read back
+#   from the log a few at a time, with the event loop getting a turn during the scan.
+#   So a backlog is never overtaken by new writes, and a write allocates no task.
+# - What comes back: PUBACK/PUBCOMP acks the outbox entry; a refusal (reason code)
+#   acks it and says publish-error; a message the link died on MAX_STRIKES times is
+#   parked (kept, listable, not sent) with publish-error; an acknowledgement timeout
+#   tells the caller TIMEOUT while the message stays in flight (re-sent with DUP after
+#   the reconnect); a link that ends answers waiting callers "queued".
+# - QoS 2 with `clean: false`: the packet id a message went out with, and its PUBREC,
+#   are written to the journal before the packet reaches the wire, so that after a reset
+#   the flow resumes (PUBLISH with DUP, or PUBREL) instead of publishing it again.
+import asyncio
+
+from lgmqtt.net import client as C
+from lgmqtt.connector import payloads
+from lgmqtt.errors import ConnectorError, OUTBOX_FULL, TIMEOUT, internal
+
+_PAGE_BYTES = 4096  # at most about this much backlog payload is read into RAM at once
+
+
+class _Pending:
+    # A message handed (or about to be handed) to the client: what the
+    # message-published event needs, and the write() caller waiting (if any).
+    def __init__(self, oid, topic, payload, qos, retain):
+        self.oid, self.topic, self.payload, self.qos, self.retain = oid, topic, payload, qos, retain
+        self.done = None  # asyncio.Event when a caller waits
+        self.result = None
+        self.pid = None
+
+
+def _set_pid(packet, pid):
+    # where a PUBLISH's packet id goes: after the fixed header and the topic
+    i = 1
+    while packet[i] & 0x80:
+        i += 1
+    i += 3 + ((packet[i + 1] << 8) | packet[i + 2])
+    packet[i] = pid >> 8
+    packet[i + 1] = pid & 0xFF
+
+
+async def paced(steps):
+    """Run a paced query (see lgmqtt.store.history.run), giving the loop a turn at each pause."""
+    try:
+        while True:
+            next(steps)
+            await asyncio.sleep(0)
+    except StopIteration as e:
+        return e.value
+
+
+class Delivery:
+    def __init__(self, conn):
+        self.conn = conn
+        self.outbox = conn.outbox
+        self.persist = not conn.cfg.get("clean", True)  # QoS 2 state worth keeping across a reset
+        self._by_pid = {}          # packet id -> _Pending, handed to the client, not yet acknowledged
+        self._sent = set()         # outbox ids handed to the client on this Client
+        self._waiting = {}         # outbox id -> (_Pending, data, props): written, not yet handed over
+        self._refused = set()      # outbox ids this connection's broker refused (retried on the next one)
+        self._kick = asyncio.Event()
+        self._from_start = False
+        self._task = None
+
+    # ---- lifecycle ----------------------------------------------------------------
+    def attach(self, client):
+        """A new Client (first connect, update_config): the old one's bookkeeping goes,
+        and QoS 2 messages whose state is in the journal go back into its session."""
+        self.release()
+        self._by_pid = {}
+        self._sent = set()
+        if self._task is None:
+            self._task = asyncio.create_task(self._pump())
+        if not self.persist:
+            return
+        for oid, (pid, stage) in sorted(self.outbox.inflight().items()):
+            rows = self.outbox.records([oid])
+            if not rows:
+                continue
+            m = rows[0]
+            pkt = self._packet(m, client.session.version)
+            _set_pid(pkt, pid)
+            client.session.restore(pid, 2, stage, pkt)
+            p = _Pending(oid, m.topic(), payloads.decode(m.payload()), 2, m.retain)
+            p.pid = pid
+            self._by_pid[pid] = p
+            self._sent.add(oid)
+
+    def stop(self):
+        t, self._task = self._task, None
+        if t is not None:
+            t.cancel()
+        self.release()
+
+    def on_connected(self):
+        self._refused = set()
+        self.kick()  # a new connection: everything pending is due again
+
+    def kick(self):
+        """Go through the whole outbox again (a reconnect, messages re-queued)."""
+        self._from_start = True
+        self._kick.set()
+
+    # ---- write --------------------------------------------------------------------
+    async def send(self, w, wait):
+        """Put a connector Write (ops.Write: validated, encoded once) through the outbox
+        (QoS >= 1, or QoS 0 queued offline) and send it if connected."""
+        conn = self.conn
+        topic, qos = w.topic, w.qos
+        if conn.connected:
+            conn.client.check_publish(topic, qos, w.retain, len(w.packet))
+        oid = self.outbox.put_message(w.msg)
+        if conn.debug:
+            conn._debug("outbox put", outboxId=oid, topic=topic)
+        queued = {"success": True, "queued": True, "outboxId": oid, "messageId": None, "topic": topic, "qos": qos}
+        if not conn.connected:
+            return queued
+        p = _Pending(oid, topic, w.payload, qos, w.retain)
+        if wait:
+            p.done = asyncio.Event()
+        self._waiting[oid] = (p, w.packet)
+        self._kick.set()
+        if not wait:
+            return queued
+        await p.done.wait()
+        if isinstance(p.result, ConnectorError):
+            raise p.result
+        if p.result == "queued":
+            return queued
+        return {"success": True, "queued": False, "outboxId": oid, "messageId": p.result, "topic": topic, "qos": qos}
+
+    # ---- the pump -----------------------------------------------------------------
+    async def _pump(self):
+        while True:
+            await self._kick.wait()
+            self._kick.clear()
+            try:
+                await self._drain()
+            except Exception as e:  # MemoryError included: report it, the next kick retries
+                self.release()  # no caller keeps waiting (nothing to allocate)
+                try:
+                    err = e if isinstance(e, ConnectorError) else internal("outbox drain", e)
+                    self.conn.emit("error", {"error": err.error, "message": err.message, "timestamp": self.conn.now()})
+                except MemoryError:
+                    pass
+                await asyncio.sleep(0.1)
+
+    async def _drain(self):
+        conn = self.conn
+        after = 0
+        while conn.connected:
+            if self._from_start:
+                self._from_start = False
+                after = 0
+            pending = self.outbox.pending_ids()
+            self._finish_dropped(pending)
+            ids = [i for i in pending if i > after and i not in self._sent and i not in self._refused]
+            if not ids:
+                return  # a write or a reconnect meanwhile has kicked again
+            k = 0
+            while k < len(ids) and conn.connected and not self._from_start:
+                # the next few backlog records, read in one paced scan
+                page = [i for i in ids[k:k + 8] if i not in self._waiting]
+                rows = {}
+                if page:
+                    for m in await paced(self.outbox.records_steps(page, _PAGE_BYTES)):
+                        rows[m.id] = m
+                last = max(rows) if rows else 0
+                for oid in ids[k:k + 8]:
+                    if not conn.connected or self._from_start:
+                        break
+                    w = self._waiting.get(oid)
+                    if w is None:
+                        m = rows.get(oid)
+                        if m is None:
+                            if oid > last and rows:
+                                break  # the page stopped at its byte budget: read on from here
+                            k += 1
+                            after = oid
+                            continue  # acknowledged or dropped meanwhile
+                        topic = m.topic()
+                        if conn.debug:
+                            conn._debug("outbox resend", outboxId=oid, topic=topic)
+                        w = (_Pending(oid, topic, payloads.decode(m.payload()), m.qos, m.retain),
+                             self._packet(m, conn.client.session.version))
+                    k += 1
+                    after = oid
+                    # stays in _waiting (reachable by release()) until handed over
+                    if await self._hand_over(*w):
+                        self._waiting.pop(oid, None)
+
+    def _packet(self, m, version):
+        """The PUBLISH of a stored Message for a session of `version`: its own bytes, or,
+        for one queued under the other protocol version (update_config), re-encoded."""
+        if m.version == version:
+            return m.packet()
+        from lgmqtt.mqtt.encode import encode_publish
+
+        return encode_publish(version, m.topic(), m.payload(), m.qos, m.retain, False, 0 if m.qos else None,
+                              m.props() if version == 5 else None)
+
+    async def _hand_over(self, p, packet):
+        """Give one outbox message to the client. Returns False when it stays pending
+        for a later connection."""
+        client = self.conn.client
+        await client.window_ready(p.qos)
+        if self.conn.client is not client or not client.connected:
+            return False  # the link (or the whole client) changed while we waited
+        if not self.outbox.is_pending(p.oid):
+            self._finish(p, ConnectorError(OUTBOX_FULL, "dropped by the outbox policy before it was sent",
+                                           {"outboxId": p.oid, "topic": p.topic}))
+            return True
+        try:
+            # synchronous: the packet id is mapped to its message before any yield, so
+            # its acknowledgement can never arrive unannounced
+            pid = client.publish_packet_nowait(packet)
+        except ConnectorError as e:
+            # This broker cannot take it (limits it announced): keep it for another
+            # connection or broker, skip it on this one, and say so.
+            self._refused.add(p.oid)
+            self._error(p, e)
+            return True
+        if pid is None:  # QoS 0 from the outbox: written, nothing more will come
+            self.outbox.ack(p.oid)
+            self._published(p, None)
+            return True
+        p.pid = pid
+        self._sent.add(p.oid)
+        self._by_pid[pid] = p
+        if p.qos == 2 and self.persist:
+            self.outbox.set_inflight(p.oid, pid, 0)  # durable before the writer task can send it
+        return True
+
+    # ---- what comes back ----------------------------------------------------------
+    def on_published(self, pid, rc):
+        p = self._by_pid.pop(pid, None)
+        if p is None:
+            return  # not an outbox message (nothing else publishes QoS 1/2 here)
+        self.outbox.ack(p.oid)
+        if p.qos == 2:
+            self.conn.store.sync()  # exactly-once across a power cut needs this ack durable
+        self._sent.discard(p.oid)
+        if rc >= 0x80:
+            self._error(p, C.refused(p.topic, rc))
+            return
+        self._published(p, pid)
+
+    def on_gave_up(self, pid, strikes):
+        p = self._by_pid.pop(pid, None)
+        if p is None:
+            return
+        self._sent.discard(p.oid)
+        self.outbox.park(p.oid)
+        err = C.gave_up(p.topic, strikes)
+        err.details["outboxId"] = p.oid
+        err.details["parked"] = True
+        self._error(p, err)
+
+    def on_ack_timeout(self, pid):
+        p = self._by_pid.get(pid)
+        if p is not None and p.done is not None and not p.done.is_set():
+            self._finish(p, ConnectorError(TIMEOUT, "no acknowledgement within %d ms: the message stays in the "
+                                           "outbox and is re-sent after the reconnect"
+                                           % self.conn.client.session.ack_timeout_ms,
+                                           {"outboxId": p.oid, "topic": p.topic}))
+
+    def on_pubrec(self, pid):
+        p = self._by_pid.get(pid)
+        if p is not None and self.persist:
+            self.outbox.set_inflight(p.oid, pid, 1)  # before the PUBREL goes out
+
+    def _error(self, p, e):
+        d = {"topic": p.topic, "error": e.error, "message": e.message, "details": e.details, "outboxId": p.oid,
+             "timestamp": self.conn.now()}
+        self.conn.emit("publish-error", d)
+        self._finish(p, e)
+
+    def _published(self, p, pid):
+        self.conn.emit("message-published", {"topic": p.topic, "payload": p.payload, "qos": p.qos,
+                                             "retain": p.retain, "messageId": pid, "timestamp": self.conn.now()})
+        self._finish(p, pid)
+
+    def _finish(self, p, result):
+        p.result = result
+        if p.done is not None:
+            p.done.set()
+
+    def release(self):
+        """The link went down under write() callers: their messages stay in the outbox
+        (and in the session); tell the callers "queued" rather than keep them waiting."""
+        for p in list(self._by_pid.values()) + [w[0] for w in self._waiting.values()]:
+            if p.done is not None and not p.done.is_set():
+                p.result = "queued"
+                p.done.set()
+        self._waiting = {}
+
+    def _finish_dropped(self, pending):
+        # A write whose message the outbox policy dropped before it was sent must not wait.
+        if not self._waiting:
+            return
+        live = set(pending)
+        for oid in [o for o in self._waiting if o not in live]:
+            p = self._waiting.pop(oid)[0]
+            self._finish(p, ConnectorError(OUTBOX_FULL, "dropped by the outbox policy before it was sent",
+                                           {"outboxId": oid, "topic": p.topic}))

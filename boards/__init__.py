@@ -1,7 +1,13 @@
 # Per-board hardware profiles. Each module defines `Board(device_config)` with:
 #   name                      board name
 #   async network_up(timeout_ms) -> True/False   bring up Wi-Fi (bounded, yields)
-#   read_sensor() -> dict      one telemetry reading
+#   read_sensor() -> dict      one reading of the board's own sensors (tests, tools)
+#   internal_temperature()     degC of the chip's own sensor (lgnode's "internal" sensor)
+#   i2c(bus) or None           bus {id, scl, sda, freq} -> a machine.I2C-like object
+#   deep_sleep(ms)             sleep, then boot again as after a reset (does not return)
+#   wake_reason()              "timer" | "reset" | "power-on", or None when unknown
+#   rtc_memory(), set_rtc_memory(b)   bytes kept through deep sleep (optional)
+#   reset()                    reset the board (does not return)
 #   led(on)                    status LED (no-op where absent)
 #   feed_watchdog()            called from the main loop and around long operations
 #   fs_root                    folder for config, secrets and the history log

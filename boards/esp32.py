@@ -1,5 +1,6 @@
 # ESP32 profile (generic ESP32 / S2 / S3 / C3 boards with official MicroPython firmware).
-# Stub level: Wi-Fi bring-up, internal temperature sensor, LED and watchdog. Untested
+# Stub level: Wi-Fi bring-up, internal temperature sensor, I2C, LED, watchdog, deep
+# sleep with RTC memory. Untested
 # on hardware in CI (no board here); kept small and free of import-time side effects.
 import time
 
@@ -41,14 +42,53 @@ class Board:
         found = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="lglog")
         return BlockStorage(found[0], segment_size) if found else None
 
-    def read_sensor(self):
+    def internal_temperature(self):
         import esp32
 
         if hasattr(esp32, "mcu_temperature"):  # S2/S3/C3
             t = esp32.mcu_temperature()
         else:  # classic ESP32: Fahrenheit, uncalibrated
             t = (esp32.raw_temperature() - 32) / 1.8
-        return {"temperature": round(t, 2)}
+        return round(t, 2)
+
+    def read_sensor(self):
+        return {"temperature": self.internal_temperature()}
+
+    def i2c(self, bus):
+        """lgnode.sensors' bus {id: 0/1 or "soft", scl, sda, freq} (defaults filled in)
+        -> machine.I2C on that controller, or SoftI2C (bit-banged, any pins) for "soft"."""
+        from machine import Pin
+
+        if bus["id"] == "soft":
+            from machine import SoftI2C
+
+            return SoftI2C(scl=Pin(bus["scl"]), sda=Pin(bus["sda"]), freq=bus["freq"])
+        from machine import I2C
+
+        return I2C(bus["id"], scl=Pin(bus["scl"]), sda=Pin(bus["sda"]), freq=bus["freq"])
+
+    def wake_reason(self):
+        import machine
+
+        c = machine.reset_cause()
+        if c == machine.DEEPSLEEP_RESET:
+            return "timer"
+        return "power-on" if c == machine.PWRON_RESET else "reset"
+
+    def rtc_memory(self):
+        import machine
+
+        return machine.RTC().memory()  # kept through deep sleep and resets, not a power cut
+
+    def set_rtc_memory(self, data):
+        import machine
+
+        machine.RTC().memory(data)
+
+    def deep_sleep(self, ms):
+        import machine
+
+        machine.deepsleep(ms)
 
     def led(self, on):
         if self._led:

@@ -40,14 +40,41 @@ class Board:
         # spare raw partition as on an ESP32 without rebuilding the firmware's layout.
         return None  # segment files on the filesystem (config.history.path)
 
-    def read_sensor(self):
+    def internal_temperature(self):
         if self._adc is None:
             from machine import ADC
 
             self._adc = ADC(_ADC_TEMP)
         v = self._adc.read_u16() * 3.3 / 65535
         # RP2040 datasheet, 4.9.5: 0.706 V at 27 C, -1.721 mV per degree
-        return {"temperature": round(27 - (v - 0.706) / 0.001721, 2)}
+        return round(27 - (v - 0.706) / 0.001721, 2)
+
+    def read_sensor(self):
+        return {"temperature": self.internal_temperature()}
+
+    def i2c(self, bus):
+        """lgnode.sensors' bus {id: 0/1 or "soft", scl, sda, freq} (defaults filled in)
+        -> machine.I2C on that controller, or SoftI2C (bit-banged, any pins) for "soft"."""
+        from machine import Pin
+
+        if bus["id"] == "soft":
+            from machine import SoftI2C
+
+            return SoftI2C(scl=Pin(bus["scl"]), sda=Pin(bus["sda"]), freq=bus["freq"])
+        from machine import I2C
+
+        return I2C(bus["id"], scl=Pin(bus["scl"]), sda=Pin(bus["sda"]), freq=bus["freq"])
+
+    def wake_reason(self):
+        # The RP2040 keeps no RAM through MicroPython's deepsleep (it resets after it)
+        # and machine.reset_cause() does not tell a timer wake from a reset: None, and
+        # the duty cycle works from flash alone (no RTC memory).
+        return None
+
+    def deep_sleep(self, ms):
+        import machine
+
+        machine.deepsleep(ms)
 
     def led(self, on):
         if self._led is None:

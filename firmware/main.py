@@ -1,12 +1,21 @@
-# Composition root of a sensor node: config -> board -> connector -> telemetry task.
-# Prints one line per event on the console (the sim and a serial monitor read them):
+# Composition root of a sensor node: config -> board -> connector -> the node
+# (lgnode.node, always on; or lgnode.duty, one deep-sleep wake-up per run).
+# Prints one line per event on the console (the sim and a serial monitor read them;
+# README "The node's console lines" lists them all):
 #   connected broker=HOST:PORT
 #   disconnected reason=...
 #   published seq=N topic=T          (when the broker acknowledged it)
 #   queued seq=N                     (accepted into the outbox while offline)
 #   error CODE message
+#   sensor-error sensor=ID CODE message       (that sensor's values are null this time)
+#   online topic=T / offline topic=T          (availability published)
+#   discovery announced=N removed=M prefix=P  (Home Assistant discovery published)
+#   command CALL ok ... / command refused CODE [call=CALL]   (remote commands)
+#   wake reason=R seq=N pending=P report=yes|no    (deep sleep: a wake-up)
+#   flushed sent=N pending=P report_ms=T            (deep sleep: the report's session ended)
+#   sleep ms=N awake_ms=T                           (deep sleep: going to sleep)
 #   crash task=NAME error            (a task failed; it is started again after a back-off)
-#   reset reason=...                 (failures that restarting a task cannot cure: the board resets)
+#   reset reason=...                 (failures that restarting a task cannot cure, or a reboot command)
 #   safe-mode crashes=N reason=...   (boot loop: nothing started, console and deploy stay reachable)
 #
 # It never ends by itself: whatever is raised is reported; a task that fails is started
@@ -14,76 +23,48 @@
 # count kept in flash stops a boot loop in safe mode.
 import asyncio
 import gc
+import time
 
+T0 = time.ticks_ms()  # the boot's start: a deep-sleep wake-up's time awake counts from here
 CRASH_FILE = "lgcrash.txt"
 
 
-async def _sleep_ms(ms):
-    await asyncio.sleep(ms / 1000)
+def _device(doc, board):
+    # The device section (CONFIG_ERROR names the key; sets the Will) and the sensors,
+    # before the connector: their validators are one-shot code, imported here so that
+    # no frame of the running node holds them, and gone before the connector's larger
+    # allocations come (a heap without compaction keeps the holes they leave).
+    from lgnode import nodecfg, sensors
 
-
-def _on_published(m):
-    p = m.get("payload")
-    if isinstance(p, dict) and "seq" in p:
-        print("published seq=%d topic=%s" % (p["seq"], m["topic"]))
-
-
-async def telemetry(conn, board, dev, client_id, state):
-    from lgmqtt import ConnectorError
-
-    tel = dev.get("telemetry", {})
-    topic = tel.get("topic", "lg/{clientId}/telemetry").replace("{clientId}", client_id)
-    interval = tel.get("intervalMs", 2000)
-    qos = tel.get("qos", 1)
-    while True:
-        state["seq"] += 1  # kept across restarts of this task: no sequence number twice
-        seq = state["seq"]
-        reading = board.read_sensor()
-        reading["seq"] = seq
-        reading["ts"] = board.now()
-        board.led(True)
-        try:
-            r = await conn.execute("mqtt:publish", "write", {"topic": topic, "payload": reading, "qos": qos})
-            if r.get("queued"):
-                print("queued seq=%d" % seq)
-        except ConnectorError as e:
-            print("error %s %s" % (e.error, e.message))
-        board.led(False)
-        board.feed_watchdog()
-        gc.collect()
-        await _sleep_ms(interval)
-
-
-def _crash(name, e):
-    print("crash task=%s %r" % (name, e))
+    dev = nodecfg.prepare(doc)
+    dev["sensors"] = sensors.build(dev["sensors"], i2c=getattr(board, "i2c", None),
+                                   internal_temperature=getattr(board, "internal_temperature", None))
+    return dev
 
 
 async def main(doc, board, log):
-    from lgmqtt import Connector, ConnectorError
-    from lgnode.supervise import supervise
+    from lgmqtt import ConnectorError
 
     try:
-        # validates config.json (CONFIG_ERROR names the bad key); the board may offer a
-        # raw flash partition for the history log
+        dev = _device(doc, board)
+        if dev["power"]["mode"] == "deep-sleep":
+            from lgnode.duty import run as node
+        else:
+            from lgnode.node import run as node
+        from lgnode.node import preload
+
+        preload(dev, (doc["config"].get("remote") or {}).get("enabled", True))  # before the connector's allocations
+        gc.collect()
+        from lgmqtt import Connector
+
+        # validates the rest of config.json; the board may offer a raw flash partition
+        # for the history log
         conn = Connector(doc, history_storage=board.history_storage)
     except ConnectorError as e:
         print("error %s %s" % (e.error, e.message))
         return  # a wrong config.json: nothing to restart until it is fixed
-    dev = conn.doc.get("device", {})
-    if not await board.network_up():
-        print("error CONNECTION_FAILED network did not come up")
-    conn.on("connected", lambda e: print("connected broker=%s" % e["broker"]))
-    conn.on("disconnected", lambda e: print("disconnected reason=%s" % e["reason"]))
-    conn.on("error", lambda e: print("error %s %s" % (e["error"], e["message"])))
-    conn.on("message-published", _on_published)
-    try:
-        await conn.execute("mqtt:connection", "connect")
-    except ConnectorError:
-        pass  # reported through the error event; the connector keeps reconnecting
     gc.collect()
-    asyncio.create_task(log.clear_when_stable())
-    state = {"seq": 0}
-    await supervise("telemetry", lambda: telemetry(conn, board, dev, conn.cfg["clientId"], state), _crash)
+    await node(conn, board, dev, log, T0)
 
 
 def _reset(board, log, reason):

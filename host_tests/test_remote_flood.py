@@ -31,7 +31,7 @@ def test_a_flood_of_remote_calls_is_bounded_counted_and_telemetry_goes_on():
     from lghost.mpybuild import build_mpy
 
     lib = build_mpy(os.path.join(fs, "lib"), ("lgmqtt", "lgnode", "boards"))  # compiled, as deployed
-    node = mpy.popen(os.path.join(ROOT, "firmware", "main.py"), heap="288k", path=[lib], cwd=fs,
+    node = mpy.popen(os.path.join(ROOT, "firmware", "main.py"), heap="320k", path=[lib], cwd=fs,
                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out = []
     threading.Thread(target=lambda: out.extend(iter(node.stdout.readline, "")), daemon=True).start()

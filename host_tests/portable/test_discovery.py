@@ -14,6 +14,7 @@ STATE = "lg/lg-node-1/telemetry"
 # HA core, homeassistant/components/mqtt/abbreviations.py: the abbreviations a discovery
 # payload may use (the subset that can appear here; anything else must be spelt out).
 ABBREVIATIONS = {"avty_t": "availability_topic", "dev": "device", "dev_cla": "device_class", "name": "name",
+                 "exp_aft": "expire_after",
                  "pl_avail": "payload_available", "pl_not_avail": "payload_not_available",
                  "stat_cla": "state_class", "stat_t": "state_topic", "uniq_id": "unique_id",
                  "unit_of_meas": "unit_of_measurement", "val_tpl": "value_template"}
@@ -49,6 +50,10 @@ def _as_ha_reads_it(payload):
         assert k in DEVICE_ABBREVIATIONS or k in DEVICE_ABBREVIATIONS.values(), "device key: " + k
         dev[DEVICE_ABBREVIATIONS.get(k, k)] = v
     p["device"] = dev
+    if "availability_topic" in p:
+        # HA's sensor schema: payload_available defaults to "online", payload_not_available to "offline"
+        p.setdefault("payload_available", "online")
+        p.setdefault("payload_not_available", "offline")
     if "~" in p:
         base = p.pop("~")
         for k, v in list(p.items()):
@@ -114,6 +119,18 @@ async def test_config_messages_follow_home_assistants_rules():
         eq((p["availability_topic"], p["payload_available"], p["payload_not_available"]),
            ("lg/lg-node-1/status", "online", "offline"))
     eq(_render(json.loads(msgs[2][1])["val_tpl"], {"mcu-t": 40.0}), 40.0, "a hyphenated id: bracket form")
+    assert "pl_avail" not in msgs[0][1] and "exp_aft" not in msgs[0][1], "HA's defaults are not repeated"
+
+
+def test_a_sleeping_nodes_values_expire_and_availability_may_be_off():
+    sampler = S.Sampler(_sensors())
+    msgs = D.config_messages(NODE, sampler.descriptors(), STATE, None, expire_after=1260)
+    for _, payload in msgs:
+        p = _as_ha_reads_it(payload)
+        # "expire_after: If set, it defines the number of seconds after the sensor's state expires"
+        eq(p["expire_after"], 1260)
+        assert "availability_topic" not in p and "payload_available" not in p, p
+        eq(p["state_topic"], STATE)  # no base without a second topic: spelt out
 
 
 def test_bme280_values_and_a_custom_prefix():

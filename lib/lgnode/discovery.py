@@ -11,8 +11,10 @@
 #   base. Both, and JSON without spaces, keep a payload near 360 bytes;
 # - `device` (identifiers, name, model, sw_version) ties the entities to one device in
 #   HA's registry, which requires unique_id; unique_id is "<node_id>_<object_id>";
-# - availability: availability_topic with payload_available / payload_not_available
-#   (HA's defaults are "online" / "offline"; see lgnode.availability);
+# - availability: availability_topic with payload_available / payload_not_available,
+#   given only when they are not HA's defaults "online" / "offline" (lgnode.availability);
+# - expire_after (a sleeping node's values become unavailable when none came for that
+#   many seconds);
 # - an empty retained payload on a config topic removes that entity (and clears the
 #   retained config).
 # A value's object id is also its key in the telemetry JSON, so the value_template is
@@ -59,21 +61,25 @@ def _base(a, b):
     return a[:n] if n else None
 
 
-def config_messages(node, values, state_topic, availability, prefix=DEFAULT_PREFIX):
+def config_messages(node, values, state_topic, availability, prefix=DEFAULT_PREFIX, expire_after=None):
     """node: {"node_id", "name", "model", "sw_version"[, "manufacturer"]}; values:
     (object_id, name, unit, device_class, state_class) descriptors (lgnode.sensors);
-    state_topic: where the telemetry JSON goes; availability: (topic, online, offline).
+    state_topic: where the telemetry JSON goes; availability: (topic, online, offline),
+    or None (no availability: HA then shows the entities available); expire_after:
+    seconds after which HA shows a value as unavailable when no new one came (a
+    sleeping node's, which stays "online" while it sleeps), or None.
     -> [(config topic, JSON payload)], to be published retained."""
     node_id = node.get("node_id")
     _check("node_id", node_id, "node id")
     _check_topic("prefix", prefix)
     _check_topic("state_topic", state_topic)
-    _check_topic("availability topic", availability[0])
+    if availability is not None:
+        _check_topic("availability topic", availability[0])
     dev = {"ids": [node_id], "name": node.get("name") or node_id}
     for key, short in (("model", "mdl"), ("sw_version", "sw"), ("manufacturer", "mf")):
         if node.get(key):
             dev[short] = node[key]
-    base = _base(state_topic, availability[0])
+    base = _base(state_topic, availability[0]) if availability is not None else None
     cut = len(base) if base else 0
     out = []
     for oid, name, unit, dclass, sclass in values:
@@ -89,9 +95,16 @@ def config_messages(node, values, state_topic, availability, prefix=DEFAULT_PREF
             p["dev_cla"] = dclass
         if sclass:
             p["stat_cla"] = sclass
-        p["avty_t"] = "~" + availability[0][cut:] if base else availability[0]
-        p["pl_avail"] = availability[1]
-        p["pl_not_avail"] = availability[2]
+        if expire_after:
+            p["exp_aft"] = expire_after
+        if availability is not None:
+            p["avty_t"] = "~" + availability[0][cut:] if base else availability[0]
+            # HA's defaults are "online" / "offline": stated only when they differ
+            # (45 bytes less per message, in a burst the node sends while connecting)
+            if availability[1] != "online":
+                p["pl_avail"] = availability[1]
+            if availability[2] != "offline":
+                p["pl_not_avail"] = availability[2]
         p["dev"] = dev
         out.append((config_topic(prefix, node_id, oid), json.dumps(p, separators=(",", ":"))))
     return out

@@ -260,6 +260,7 @@ def main(argv=None):
     plain = fw_unix.build(False, src)
     frozen = fw_unix.build(True, src, extra=sorted(peers.items()))
     mpydir = compile_packages(mpyc, [("lgmqtt", os.path.join(ROOT, "lib", "lgmqtt")),
+                                     ("lgnode", os.path.join(ROOT, "lib", "lgnode")),  # firmware/main.py's node
                                      ("boards", os.path.join(ROOT, "boards"))] + sorted(peers.items()),
                               os.path.join(WORK, "mpy"))
     say("bench: builds ready (%.0f s); plain %s, frozen %s" % (time.monotonic() - t0, plain, frozen))

@@ -304,6 +304,12 @@ def build(frozen=False, src=None, extra=(), quiet=False):
         bdir = "build-32" + ("-frozen" if frozen else "")
         opts = list(MAKE_OPTS) + ["BUILD=" + bdir]
         if frozen:
+            # MicroPython's makemanifest reuses a compiled module when its .mpy is newer
+            # than the source, by module path alone: the shared build folder would hand
+            # this tree another tree's bytecode for a file older than that tree's build
+            # (seen: a copy with preserved mtimes got a firmware without
+            # lgmqtt.configfile). Compile the frozen modules afresh (a few seconds).
+            shutil.rmtree(os.path.join(tree, "ports", "unix", bdir, "frozen_mpy"), ignore_errors=True)
             mf = os.path.join(os.path.dirname(tree), "manifest-frozen32.py")
             with open(mf, "w") as f:
                 f.write("# written by tools/lghost/fw_unix.py\n" + "\n".join(manifest) + "\n")

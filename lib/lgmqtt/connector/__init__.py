@@ -77,13 +77,15 @@ class Connector:
             from lgmqtt.connector.topics import Registry
 
             self.topics = Registry(self.cfg.get("topics", []))
-        # Remote invocation: the request topic is subscribed on every connection; the
-        # code that serves requests (lgmqtt.connector.remote) loads with the first one.
+        # Remote invocation: the request topic (None: off) is subscribed on every
+        # connection; the code that serves requests (lgmqtt.connector.remote) loads with
+        # the first one, or when the application asks for it (serve_remote()).
         self.remote = None
-        self._rpc = None
+        self.remote_topic = None
         rcfg = self.cfg.get("remote", {})
         if rcfg.get("enabled", True):
-            self._rpc = rcfg.get("topic", "lg/{clientId}/rpc").replace("{clientId}", self.cfg.get("clientId", ""))
+            self.remote_topic = rcfg.get("topic", "lg/{clientId}/rpc").replace("{clientId}",
+                                                                                self.cfg.get("clientId", ""))
 
     # ---- events -------------------------------------------------------------------
     def on(self, event, callback):
@@ -236,7 +238,7 @@ class Connector:
         if kind == C.CONNECTED:
             self.emit("connected", {"clientId": cid, "broker": info["broker"], "sessionPresent": info["sessionPresent"],
                                     "timestamp": _now_iso()})
-            if self._rpc is not None:
+            if self.remote_topic is not None:
                 asyncio.create_task(self._subscribe_rpc())
             d.on_connected()
         elif kind == C.DISCONNECTED:
@@ -250,12 +252,8 @@ class Connector:
             self.emit("error", {"error": "TLS_WARNING", "message": info["message"], "timestamp": _now_iso()})
 
     def _on_message(self, pkt):
-        if pkt.topic == self._rpc:
-            if self.remote is None:
-                from lgmqtt.connector.remote import Remote
-
-                self.remote = Remote(self, self.cfg.get("remote", {}))
-            self.remote.handle(pkt)
+        if pkt.topic == self.remote_topic:
+            self.serve_remote().handle(pkt)
             return
         props = pkt.props or {}
         if self.history.wants(pkt.topic):
@@ -273,14 +271,28 @@ class Connector:
             m["payloadError"] = err
         self.emit("message-received", m)
 
+    def serve_remote(self):
+        """-> the remote invocation server (lgmqtt.connector.remote.Remote: its `commands`
+        and `guard` hooks), loaded now; None when remote invocation is off."""
+        if self.remote is None and self.remote_topic is not None:
+            from lgmqtt.connector.remote import Remote
+
+            self.remote = Remote(self, self.cfg.get("remote", {}))
+        return self.remote
+
     async def _subscribe_rpc(self):
         client = self.client
         if client is None:
             return
+        if client.session.session_present and not self.cfg.get("clean", True):
+            # the broker kept the session (clean: false), and with it the subscription
+            # made on an earlier connection: a node that wakes from deep sleep saves the
+            # round trip, and requests sent while it slept are delivered to it
+            return
         try:
-            await client.subscribe([(self._rpc, 1)])
+            await client.subscribe([(self.remote_topic, 1)])
         except ConnectorError as e:
-            self.emit("subscription-error", {"topic": self._rpc, "error": e.error, "message": e.message})
+            self.emit("subscription-error", {"topic": self.remote_topic, "error": e.error, "message": e.message})
         except Exception as e:  # noqa: B902 - MemoryError: the next connection subscribes again
             err = internal("remote subscribe", e)
             self.emit("error", {"error": err.error, "message": err.message, "timestamp": _now_iso()})
@@ -298,7 +310,7 @@ class Connector:
         st["outbox"] = self.outbox.stats()
         st["subscriptions"] = [{"topic": t, "qos": q} for t, q in self.subscriptions.items()]
         st["capabilities"] = list(self.capabilities)
-        if self._rpc is not None:
+        if self.remote_topic is not None:
             st["remote"] = self.remote.stats() if self.remote else {"served": 0, "refused": 0, "failed": 0,
                                                                     "busy": False, "lastFailure": None}
         st["timestamp"] = _now_iso()

@@ -1,7 +1,8 @@
 # config.json: loading, secrets, validation, defaults.
 #
 # The file keeps the seed's shape: {id, type: "mqtt", name, config{...},
-# capabilities{enabled, disabled}, device{...}}. Every key is checked before use; an
+# capabilities{enabled, disabled}, device{...}}. Every key is checked before use (but
+# those of `device`, which the firmware that reads them checks); an
 # unknown key, a wrong type or a value out of range raises CONFIG_ERROR naming the key
 # path ("config.port") and what was expected. Secrets (passwords, TLS key, Wi-Fi
 # password) come from a separate file merged at load and are never logged.
@@ -206,9 +207,9 @@ _CONFIG = _section({
     "ackTimeout": _MS, "defaultQos": _qos, "batchSize": _int_range(1, 1000), "batchDelay": _MS,
 })
 
-_TELEMETRY = _section({"topic": _topic_name, "intervalMs": _int_range(10, None), "qos": _qos})
-_DEVICE = _section({"board": _choice("unix", "esp32", "pico", "picow"), "wifi": _dict, "telemetry": _TELEMETRY,
-                    "ledPin": _any, "watchdogMs": _int_range(0, None)})
+# `device` is the firmware's section (board, sensors, power...): the connector only
+# checks that it is an object; the firmware validates its keys (lgnode.nodecfg).
+_DEVICE = _dict
 _CAPS = _section({"enabled": _list_of(_choice(*CAPABILITIES)), "disabled": _list_of(_choice(*CAPABILITIES))})
 _TOP = _section({"id": _str, "type": _choice("mqtt"), "name": _str, "description": _str, "config": _CONFIG,
                  "capabilities": _CAPS, "device": _DEVICE}, required=("config",))

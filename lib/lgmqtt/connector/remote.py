@@ -11,6 +11,16 @@
 # `replyPrefix` to bound where the device may answer. One request is served at a time
 # (others are refused "busy"), and a remote history read returns at most
 # MAX_REMOTE_LIMIT messages.
+#
+# Two hooks for the firmware (both unset: the behaviour above, unchanged):
+#   remote.commands["lg:led.set"] = async fn(params) -> result
+#       calls the application serves itself (still only if listed in `allow`);
+#   remote.guard = an object with
+#       unwrap(request) -> request   where to read replyTo/id from (a signed request
+#                                    carries its request inside; nothing is trusted yet)
+#       open(payload) -> (request, authenticated)   verifies; raises ConnectorError
+#       check(call, authenticated)   raises ConnectorError to refuse "capability.operation"
+#   (lgnode.commands provides both: HMAC-signed state-changing calls.)
 import asyncio
 import json
 
@@ -56,6 +66,8 @@ class Remote:
         self.busy = False
         self._last_busy = None
         self.last_failure = None
+        self.commands = {}   # "capability.operation" -> async fn(params): served by the application
+        self.guard = None    # authentication hook (see the header)
 
     def stats(self):
         return {"served": self.served, "refused": self.refused, "failed": self.failed, "busy": self.busy,
@@ -109,6 +121,8 @@ class Remote:
             return None, reply_to, corr, None
         if not isinstance(req, dict):
             return None, reply_to, corr, None
+        if self.guard is not None:
+            req = self.guard.unwrap(req)
         return req, reply_to or req.get("replyTo"), corr, req.get("id")
 
     def _may_answer(self, reply_to, rid, body):
@@ -139,16 +153,29 @@ class Remote:
         try:
             if req is None:
                 raise ConnectorError(INVALID_PARAMS, "request must be a JSON object", {})
+            authenticated = False
+            if self.guard is not None:
+                req, authenticated = self.guard.open(pkt.payload)
             cap, op = req.get("capability"), req.get("operation")
-            if "%s.%s" % (cap, op) not in self.allow:
+            call = "%s.%s" % (cap, op)
+            if call not in self.allow:
                 raise ConnectorError(CAPABILITY_DISABLED, "%s.%s is not remotely callable" % (cap, op),
                                      {"capability": cap, "operation": op, "allowed": list(self.allow)})
+            if self.guard is not None:
+                self.guard.check(call, authenticated)
             params = req.get("params") or {}
             if isinstance(params, dict) and cap == "mqtt:history":
                 # bound what one remote call may pull into RAM
                 params = dict(params, limit=min(params.get("limit", 20) if isinstance(params.get("limit", 20), int)
                                                 else 20, MAX_REMOTE_LIMIT))
-            body = {"id": rid, "result": _jsonable(await self.conn.execute(cap, op, params))}
+            fn = self.commands.get(call)
+            if fn is not None:
+                if not isinstance(params, dict):
+                    raise ConnectorError(INVALID_PARAMS, "params must be an object", {"call": call})
+                result = await fn(params)
+            else:
+                result = await self.conn.execute(cap, op, params)
+            body = {"id": rid, "result": _jsonable(result)}
         except ConnectorError as e:
             body = {"id": rid, "error": e.to_dict()}
         except Exception as e:  # noqa: B902 - MemoryError and the like: answer, do not die silently

@@ -29,30 +29,28 @@ def test_deploy_mpy_to_virtual_board_and_import_there():
         assert "reading ['humidity', 'temperature']" in r.stdout, r.stdout + r.stderr
 
 
-def _staged_dirs():
-    import glob
-    import tempfile
-
-    return set(glob.glob(os.path.join(tempfile.gettempdir(), "lgmqtt-deploy-*")))
-
-
 def test_deploy_leaves_no_secrets_behind_on_success_or_failure(tmp_path):
     secrets = tmp_path / "secrets.json"
     secrets.write_text('{"wifi": {"ssid": "s", "password": "wifi-pass"}, "config": {"password": "mqtt-pass"}}')
-    before = _staged_dirs()
+    # deploy stages in the temp folder: give it one of its own (another deploy running
+    # on the machine must not count as a folder left behind)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp))
     # a failure: no board on that port (mpremote fails after staging)
     p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "deploy.py"), "--port", str(tmp_path / "nope"),
-                        "--board", "unix", "--secrets", str(secrets)], capture_output=True, text=True, timeout=120)
+                        "--board", "unix", "--secrets", str(secrets)], capture_output=True, text=True, timeout=120,
+                       env=env)
     assert p.returncode != 0
-    assert _staged_dirs() == before, "staging folder left behind"
+    assert os.listdir(tmp) == [], "staging folder left behind"
     with VirtualBoard() as vb:
         p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "deploy.py"), "--port", vb.dev,
                             "--board", "unix", "--resume", "--secrets", str(secrets)],
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, timeout=120, env=env)
         assert p.returncode == 0, p.stdout + p.stderr
         assert os.path.exists(os.path.join(vb.fs, "secrets.json"))
         assert os.path.exists(os.path.join(vb.fs, "lib", "lgnode", "supervise.py"))
-    assert _staged_dirs() == before, "staging folder left behind"
+    assert os.listdir(tmp) == [], "staging folder left behind"
 
 
 def test_staged_secrets_are_private(tmp_path):

@@ -107,6 +107,11 @@ def run():
         except ConnectorError as e:
             print("error %s %s" % (e.error, e.message))
             return
+        finally:
+            from lgmqtt.compat import unload
+
+            del read
+            unload("lgmqtt.connector.configfile")  # read once per boot
         dev = doc.get("device") if isinstance(doc.get("device"), dict) else {}
         try:
             board = boards.load(dev.get("board", "unix"), dev)

@@ -39,3 +39,15 @@ def time_s():
     (the board profiles set the RTC by NTP when Wi-Fi comes up: boards/_wifi.py)."""
     return _time.time()
 
+
+
+def unload(name):
+    """Forget module `name` ("pkg.mod"): one-shot code (validators, the config reader)
+    leaves the heap at the next collection once nothing else holds it. From .mpy its
+    bytecode is heap; frozen, its globals are."""
+    sys.modules.pop(name, None)
+    i = name.rfind(".")
+    if i > 0:
+        parent = sys.modules.get(name[:i])
+        if parent is not None:
+            parent.__dict__.pop(name[i + 1:], None)

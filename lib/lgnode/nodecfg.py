@@ -17,7 +17,7 @@
 #   auth       {key: bytes or None, unauthenticated: (calls...), windowMs 300000}
 #   power      {mode "always-on" | "deep-sleep", samplePeriodMs 60000, reportEvery 10,
 #               maxBacklog 0 (off), awakeMs 15000, listenMs 300}
-import sys
+from lgmqtt.compat import unload
 
 from lgmqtt.errors import ConnectorError, CONFIG_ERROR
 from lgnode import READ_ONLY, valid_id
@@ -219,8 +219,4 @@ def prepare(doc):
     try:
         return check(doc)
     finally:
-        import lgnode
-
-        for m in ("nodecfg",):
-            sys.modules.pop("lgnode." + m, None)
-            lgnode.__dict__.pop(m, None)
+        unload("lgnode.nodecfg")

@@ -26,7 +26,7 @@
 # Reads are coroutines: the BME280 waits for its conversion with asyncio.sleep.
 # A failing sensor gives None for its values and an error entry
 # {"sensor": id, "error": code, "message": text}; the others are read as usual.
-from lgmqtt.compat import ticks_diff, ticks_ms
+from lgmqtt.compat import ticks_diff, ticks_ms, unload
 from lgmqtt.errors import ConnectorError
 from lgnode import SENSOR_ERROR
 
@@ -44,19 +44,12 @@ def build(entries, i2c=None, internal_temperature=None):
     """device.sensors -> a tuple of Sensor. Validates every entry first (CONFIG_ERROR
     naming the key); i2c(bus) is called once per distinct bus entry. The validator
     lives in lgnode.sensorcfg, loaded only for this call."""
-    import sys
-
-    import lgnode
     from lgnode import sensorcfg
 
     try:
         return sensorcfg.build(entries, i2c, internal_temperature)
     finally:
-        # one-shot code (about 6 KB of heap on a 32-bit board): unreferenced, the next
-        # collection frees it
-        sys.modules.pop("lgnode.sensorcfg", None)
-        if "sensorcfg" in lgnode.__dict__:
-            del lgnode.sensorcfg
+        unload("lgnode.sensorcfg")  # one-shot code: about 6 KB of heap on a 32-bit board
 
 
 class Sensor:

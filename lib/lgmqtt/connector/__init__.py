@@ -12,7 +12,7 @@
 import asyncio
 
 from lgmqtt.net import client as C
-from lgmqtt.compat import const, time_s
+from lgmqtt.compat import const, time_s, unload
 from lgmqtt.connector import payloads
 from lgmqtt.connector.delivery import Delivery
 from lgmqtt.store.records import Message
@@ -31,16 +31,12 @@ EVENTS = ("connected", "disconnected", "error", "message-received", "message-pub
 
 def _validate(doc):
     # The validator is ~20 KB of bytecode used once: load it, use it, let it go.
-    import sys
     from lgmqtt.connector import config
 
     try:
         return config.validate(doc)
     finally:
-        sys.modules.pop("lgmqtt.connector.config", None)
-        import lgmqtt.connector as pkg
-
-        pkg.__dict__.pop("config", None)
+        unload("lgmqtt.connector.config")
 
 
 def _now_iso():

@@ -92,7 +92,7 @@ def test_power_cuts_at_each_step_of_a_report_lose_no_reading(tmp_path):
                 break
         assert "flushed" in text and "pending=0" in text, text
         time.sleep(0.5)
-        console = "".join(out)
+        console = "\n".join(out)  # a killed wake-up's last line has no newline
         stored = set(int(s) for s in re.findall(r"^queued seq=(\d+)$", console, re.M))
         with lock:
             received = [json.loads(p)["seq"] for p in got]

@@ -238,6 +238,39 @@ def table(rows, heads, aligns):
     return "\n".join(out)
 
 
+# Issue 11's table: the figures it measured before the diet, its targets, and this run's.
+# (case, code, figure, before, target) with sizes in KiB; target None: "<= mqtt_as v5".
+TARGETS = (
+    ("connector firmware", "mpy", "smallest heap", 138, 64),
+    ("connector firmware", "frozen", "smallest heap", 45, 24),
+    ("lgmqtt Client 3.1.1", "mpy", "after 100 QoS 1", None, None),
+)
+
+
+def targets(results):
+    """The targets table from this run's results (rows the run did not measure say so)."""
+    got = {(label, origin): (f, kib) for label, origin, f, n, kib in results}
+    v5 = got.get(("mqtt_as 0.8.3 v5", "mpy"))
+    rows = []
+    for label, origin, figure, before, target in TARGETS:
+        f, kib = got.get((label, origin), (None, None))
+        if figure == "smallest heap":
+            now = "-" if kib is None else "%d KiB" % kib
+            met = "" if kib is None else ("yes" if kib <= target else "no (%.1fx)" % (kib / target))
+            rows.append(["%s, %s, %s" % (label, origin, figure), "%d KiB" % before, "<= %d KiB" % target, now, met])
+        else:
+            now = f and f.get("after_publish")
+            peer = v5 and v5[0].get("after_publish")
+            met = "" if not (now and peer) else ("yes" if now <= peer else "no (%.1fx)" % (now / peer))
+            rows.append(["the client alone, %s, connected + 100 QoS 1" % origin, "-",
+                         "<= mqtt_as v5 (%s)" % fmt(peer) if peer else "<= mqtt_as v5 (not measured)", fmt(now), met])
+    rows.append(["connector firmware, frozen, TLS buffers in the heap", "84 KiB", "<= 64 KiB",
+                 "not measured", "needs a build whose TLS allocates from the GC heap (rp2)"])
+    return ("\nIssue 11's targets (before: the issue's figures for the connector firmware, without the sensor node;"
+            "\nnow: this run, firmware/main.py as shipped, which runs the sensor node)\n\n"
+            + table(rows, ["figure (32-bit)", "before", "target", "now", "met"], "<>>><"))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="tools/bench memory", description=__doc__.split("\n")[0])
     ap.add_argument("--cases", help="comma-separated subset of: " + ",".join(c[0] for c in CASES))
@@ -311,6 +344,7 @@ def main(argv=None):
              "-" if kib is None else "%d KiB" % kib] for label, origin, f, n, kib in results]
     print(table(rows, ["case", "code", "after import", "connected", "after 100 QoS 1", "smallest heap"],
                 "<<>>>>"))
+    print(targets(results))
     if modules:
         print("\nImport cost per lgmqtt module, bytes of heap: own = with its lgmqtt imports already loaded;"
               "\nalone = in a fresh process, with everything it pulls in (asyncio already loaded in both)\n")

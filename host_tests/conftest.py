@@ -30,12 +30,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools"))
 sys.path.insert(0, HERE)
 from lghost import fw_unix  # noqa: E402
-from lghost.mpy import LIB, PORTABLE, run as mp_run  # noqa: E402
+from lghost.mpy import FAKES, LIB, PORTABLE, run as mp_run  # noqa: E402
 
 if LIB not in sys.path:
     sys.path.insert(0, LIB)
-if PORTABLE not in sys.path:
-    sys.path.insert(0, PORTABLE)
+for _p in (FAKES, PORTABLE):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
 pytest_plugins = ["brokers", "peer_vectors"]
 
@@ -159,7 +160,7 @@ class PortableModule(pytest.Module):
                 os.path.join(HERE, "mp_run.py"),
                 [mod.__name__] + self._names,
                 heap=getattr(mod, "HEAP", "2m"),
-                path=[PORTABLE, os.path.dirname(HERE)],  # repo root: boards/ is importable
+                path=[PORTABLE, FAKES, os.path.dirname(HERE)],  # repo root: boards/ is importable
                 env=env,
                 timeout=getattr(mod, "TIMEOUT", 300),
                 binary=binary,

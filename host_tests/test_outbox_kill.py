@@ -7,7 +7,7 @@ next child sees the same pending list."""
 import os
 import random
 
-from lghost.mpy import PORTABLE, kill9_after
+from lghost.mpy import FAKES, PORTABLE, kill9_after
 from lgmqtt.store import open_store
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -15,7 +15,7 @@ CFG = {"size": 16384, "segments": 4}
 
 
 def _run_until_killed(path, tag, delay):
-    lines = kill9_after(os.path.join(HERE, "outbox_child.py"), [path, tag], delay, path=[PORTABLE])
+    lines = kill9_after(os.path.join(HERE, "outbox_child.py"), [path, tag], delay, path=[PORTABLE, FAKES])
     head = lines[0].split()
     assert head[0] == "open", lines[:3]
     return int(head[1]), [int(x) for x in head[2:]], [ln.split() for ln in lines[1:]]

@@ -5,7 +5,7 @@ also read back by CPython's ringlog (same files, same code)."""
 import os
 import random
 
-from lghost.mpy import PORTABLE, kill9_after
+from lghost.mpy import FAKES, PORTABLE, kill9_after
 from faults import body_for
 from lgmqtt.store.log import RingLog
 from lgmqtt.store.media import FileStorage
@@ -18,7 +18,7 @@ def _run_until_killed(path, delay):
     # The parent drains the child's stdout all the time (a full pipe would park the
     # child in print() and every kill would land there) and kills after `delay` s.
     lines = kill9_after(os.path.join(HERE, "ringlog_child.py"), [path, str(SEG), str(NSEG)], delay,
-                        path=[PORTABLE])
+                        path=[PORTABLE, FAKES])
     head = lines[0].split()
     assert head[0] == "open", lines[:3]
     return [int(x) for x in head[1:]], [int(x) for x in lines[1:]]

@@ -26,7 +26,7 @@ if not os.path.isdir(KIT):
 LIB = [("lib/lgmqtt", n) for n in ("__init__.py", "errors.py", "compat.py")] + \
       [("lib/lgnode", n) for n in sorted(os.listdir(os.path.join(ROOT, "lib", "lgnode"))) if n.endswith(".py")]
 TESTS = ("test_bme280", "test_fake_i2c", "test_sensors", "test_discovery", "test_auth")
-HELPERS = ("check.py", "faults.py", "flashsim.py", "fake_i2c.py", "bme280_vectors.py")
+HELPERS = ("check.py", "faults.py", "fake_i2c.py", "bme280_vectors.py")
 MODULES = ("lgnode.sensors", "lgnode.sensorcfg", "lgnode.bme280", "lgnode.availability",
            "lgnode.discovery", "lgnode.auth")
 
@@ -43,6 +43,7 @@ def _write_steps(mpy):
              "    try:\n        os.mkdir(d)\n    except OSError:\n        pass\nprint(os.listdir('/'))"]
     files = [(os.path.join(ROOT, d, n), "/%s/%s" % (d, n)) for d, n in LIB]
     files += [(os.path.join(ROOT, "host_tests", "portable", n), "/t/" + n) for n in HELPERS]
+    files.append((os.path.join(ROOT, "tools", "fakes", "flashsim.py"), "/t/flashsim.py"))
     files += [(os.path.join(ROOT, "host_tests", "portable", t + ".py"), "/t/%s.py" % t) for t in TESTS]
     files.append((os.path.join(ROOT, "host_tests", "ref", "lgnode_mem.py"), "/t/lgnode_mem.py"))
     for src, dst in files:

@@ -1,5 +1,5 @@
 # History and outbox figures under MicroPython on the flash emulator
-# (host_tests/portable/flashsim), for segment files on LittleFS (vfs.VfsLfs2, what the
+# (tools/fakes/flashsim), for segment files on LittleFS (vfs.VfsLfs2, what the
 # boards mount) and the raw block device (BlockStorage, an esp32.Partition-style
 # partition), 256 KB of log (4 x 64 KB):
 # - outbox put + ack per second, and flash bytes programmed / blocks erased per put+ack,
@@ -17,7 +17,7 @@ import sys
 import time
 
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-sys.path.insert(0, _here + "/../../host_tests/portable")
+sys.path.insert(0, _here + "/../fakes")
 sys.path.insert(0, _here + "/../../lib")
 sys.path.insert(0, _here)
 

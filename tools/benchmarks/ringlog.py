@@ -1,4 +1,4 @@
-# Ring log figures under MicroPython on the flash emulator (host_tests/portable/flashsim):
+# Ring log figures under MicroPython on the flash emulator (tools/fakes/flashsim):
 # appends per second (100-byte payload), flash bytes programmed and blocks erased per
 # record, time to open and recover a full 256 KB log, time to read the newest 100
 # records of one topic from a full log. Two storage layouts: segment files on LittleFS
@@ -10,7 +10,7 @@ import sys
 import time
 
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-sys.path.insert(0, _here + "/../../host_tests/portable")
+sys.path.insert(0, _here + "/../fakes")
 sys.path.insert(0, _here + "/../../lib")
 sys.path.insert(0, _here)
 

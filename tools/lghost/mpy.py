@@ -16,6 +16,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LIB = os.path.join(ROOT, "lib")
 PORTABLE = os.path.join(ROOT, "host_tests", "portable")
+# fakes of what cannot exist here (a board's flash), portable: tests and benchmarks both use them
+FAKES = os.path.join(ROOT, "tools", "fakes")
 
 
 def micropython_binary():

@@ -12,26 +12,19 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-# What a board never needs: the broker's half of the codec (tests, fake brokers) and the
-# CPython half of the network code.
-HOST_ONLY = ("lgmqtt/mqtt/server.py", "lgmqtt/net/cpython.py")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lghost import components  # noqa: E402  (what a board gets of lib/: the packaging's table)
 
 
 def board_files(dst_lib):
-    """(source, destination) of every library module a board gets: lgmqtt with its
-    subpackages and lgnode, under dst_lib; the host-only modules left out."""
+    """(source, destination) of every library module a board gets: every component of
+    lgmqtt and lgnode (lghost.components), under dst_lib; the host-only modules left out,
+    as the freeze manifests and the mip packages leave them out."""
     out = []
-    for pkg in ("lgmqtt", "lgnode"):
-        top = os.path.join(ROOT, "lib", pkg)
-        for dirpath, dirs, names in os.walk(top):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-            rel = os.path.relpath(dirpath, os.path.join(ROOT, "lib"))
-            os.makedirs(os.path.join(dst_lib, rel), exist_ok=True)
-            for n in sorted(names):
-                if n.endswith(".py") and os.path.join(rel, n) not in HOST_ONLY:
-                    out.append((os.path.join(dirpath, n), os.path.join(dst_lib, rel, n)))
+    for rel in components.all_files():
+        dst = os.path.join(dst_lib, *rel.split("/"))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        out.append((os.path.join(ROOT, "lib", *rel.split("/")), dst))
     return out
 
 

@@ -5,6 +5,8 @@
 from lgmqtt.compat import const
 from lgmqtt.errors import ConnectorError, CONFIG_ERROR
 from lgnode import valid_id
+# the same checks as the device section's (one-shot code too: sensors.build lets both go)
+from lgnode.nodecfg import _err, _int, _keys  # noqa: F401
 from lgnode.sensors import Sensor, _BME280, _Internal, _Sim
 
 _MAX_SENSORS = const(8)
@@ -13,17 +15,6 @@ _EXTRA = {"internal": (), "sim": ("seed", "failEvery"), "bme280": ("bus", "addre
 _PROVIDES = {"internal": ("temperature",), "sim": ("temperature", "humidity"),
              "bme280": ("temperature", "humidity", "pressure")}
 _OSRS = (0, 1, 2, 4, 8, 16)  # oversampling factor; its register code is its index
-
-
-def _err(path, expected, value):
-    return ConnectorError(CONFIG_ERROR, "%s: expected %s, got %r" % (path, expected, value),
-                          {"path": path, "expected": expected})
-
-
-def _int(path, v, lo, hi):
-    if not isinstance(v, int) or isinstance(v, bool) or v < lo or v > hi:
-        raise _err(path, "an integer %d..%d" % (lo, hi), v)
-    return v
 
 
 def _id(path, v, maxlen):
@@ -35,16 +26,6 @@ def _id(path, v, maxlen):
 def _osrs(path, v):
     if v not in _OSRS or isinstance(v, bool):
         raise _err(path, "0, 1, 2, 4, 8 or 16", v)
-
-
-def _keys(path, v, allowed):
-    if not isinstance(v, dict):
-        raise _err(path, "an object", v)
-    for k in v:
-        if k not in allowed:
-            raise ConnectorError(CONFIG_ERROR, "%s.%s: unknown key (known: %s)" % (path, k, ", ".join(allowed)),
-                                 {"path": "%s.%s" % (path, k), "expected": "one of " + ", ".join(allowed)})
-    return v
 
 
 def _per_quantity(path, v, quantities, check):

@@ -50,6 +50,7 @@ def build(entries, i2c=None, internal_temperature=None):
         return sensorcfg.build(entries, i2c, internal_temperature)
     finally:
         unload("lgnode.sensorcfg")  # one-shot code: about 6 KB of heap on a 32-bit board
+        unload("lgnode.nodecfg")  # the checks it shares
 
 
 class Sensor:

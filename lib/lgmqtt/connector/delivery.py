@@ -36,16 +36,6 @@ class _Pending:
         self.pid = None
 
 
-def _set_pid(packet, pid):
-    # where a PUBLISH's packet id goes: after the fixed header and the topic
-    i = 1
-    while packet[i] & 0x80:
-        i += 1
-    i += 3 + ((packet[i + 1] << 8) | packet[i + 2])
-    packet[i] = pid >> 8
-    packet[i + 1] = pid & 0xFF
-
-
 async def paced(steps):
     """Run a paced query (see lgmqtt.store.history.run), giving the loop a turn at each pause."""
     try:
@@ -85,9 +75,7 @@ class Delivery:
             if not rows:
                 continue
             m = rows[0]
-            pkt = self._packet(m, client.session.version)
-            _set_pid(pkt, pid)
-            client.session.restore(pid, 2, stage, pkt)
+            client.session.restore(pid, 2, stage, self._packet(m, client.session.version))
             p = _Pending(oid, m.topic(), payloads.decode(m.payload()), 2, m.retain)
             p.pid = pid
             self._by_pid[pid] = p

@@ -110,6 +110,21 @@ _ACK_QOS = b"\x01\x02\x00\x02"
 _ACK_STAGE = b"\x00\x00\x00\x01"
 
 
+def _with_pid(packet, pid):
+    # An encoded PUBLISH with packet id `pid` written in (in place when it is a
+    # bytearray, the usual case: encode once, no copy): after the fixed header's
+    # remaining length and the topic.
+    if type(packet) is not bytearray:
+        packet = bytearray(packet)
+    i = 1
+    while packet[i] & 0x80:
+        i += 1
+    i += 3 + ((packet[i + 1] << 8) | packet[i + 2])
+    packet[i] = pid >> 8
+    packet[i + 1] = pid & 0xFF
+    return packet
+
+
 class Session:
     def __init__(self, client_id="", version=4, keepalive=60, clean_start=True, username=None, password=None,
                  will=None, connect_props=None, max_packet_size=65536, receive_maximum=RECEIVE_MAXIMUM,
@@ -275,14 +290,7 @@ class Session:
             self._send(packet, now_ms)
             return None
         pid = self._alloc_pid()
-        if type(packet) is not bytearray:
-            packet = bytearray(packet)
-        i = 1
-        while packet[i] & 0x80:  # the remaining length's varint
-            i += 1
-        i += 3 + ((packet[i + 1] << 8) | packet[i + 2])  # the topic
-        packet[i] = pid >> 8
-        packet[i + 1] = pid & 0xFF
+        packet = _with_pid(packet, pid)
         self._add(pid, qos, _WAIT_ACK, packet, False)
         if self.state == CONNECTED and self.window() > 0:
             self._put_on_wire(self._inflight[pid], now_ms)
@@ -316,8 +324,8 @@ class Session:
                                  {"packetId": pid, "state": self.state_name()})
         if stage == _WAIT_COMP:
             packet = encode_ack(_PUBREL, self.version, pid)
-        elif type(packet) is not bytearray:
-            packet = bytearray(packet)  # ours: DUP is set in place
+        else:
+            packet = _with_pid(packet, pid)  # ours: DUP is set in place
         self._add(pid, qos, stage, packet, True)
 
     def _put_on_wire(self, rec, now_ms):

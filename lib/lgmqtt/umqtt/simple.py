@@ -75,7 +75,7 @@ class MQTTClient:
     def __init__(self, client_id, server, port=0, user=None, password=None, keepalive=0, ssl=None,
                  ssl_params={}, version=4, ca=None):
         if port == 0:
-            port = 8883 if ssl or ca else 1883
+            port = 8883 if ssl or ca is not None else 1883
         self.client_id = client_id
         self.sock = None
         self.server = server

@@ -172,3 +172,20 @@ def test_example_sub_robust_survives_a_broker_restart(request, interp, tmp_path,
         assert w.p.poll() is None, "still running its wait_msg() loop: " + w.stop()
     finally:
         w.stop()
+
+
+@pytest.mark.parametrize("interp", INTERPS)
+def test_umqtt_loads_no_asyncio_client_connector_store_or_config(request, interp, tmp_path, mosquitto):
+    script = tmp_path / "mods.py"
+    script.write_text("import sys\nfrom lgmqtt.umqtt.robust import MQTTClient\n"
+                      "c = MQTTClient('lgt-umqtt-mods', '127.0.0.1', %d)\nc.connect()\n"
+                      "c.publish(b'lgt/umqtt/mods', b'x', qos=1)\nc.disconnect()\n"
+                      "print(' '.join(sorted(sys.modules)))\n" % mosquitto.port)
+    binary = request.getfixturevalue("micropython32") if interp == "micropython32" else None
+    p = mpy.run(str(script), binary=binary, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    mods = p.stdout.split()
+    assert "lgmqtt.umqtt.robust" in mods and "lgmqtt.mqtt.session" in mods, mods
+    bad = [m for m in mods if m.split(".")[0] in ("asyncio", "uasyncio") or m.split(".")[:2] in (
+        ["lgmqtt", "net"], ["lgmqtt", "connector"], ["lgmqtt", "store"])]
+    assert bad == [], bad

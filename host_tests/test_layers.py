@@ -7,6 +7,7 @@ reach upward:
     mqtt       packets, properties, topics, session           core; sans-I/O
     net        client, supervision, transport, TLS            mqtt
     store      ring log, journal, history, outbox             mqtt (not net: siblings)
+    umqtt      the blocking umqtt drop-in                     mqtt, net (its TLS context only)
     connector  Connector, capabilities, delivery, remote      everything below
     lgnode     the sensor node                                the connector
 
@@ -19,7 +20,7 @@ import pytest
 
 from lghost import components as C
 
-RANK = {"core": 0, "mqtt": 1, "net": 2, "store": 2, "connector": 3, "lgnode": 4}
+RANK = {"core": 0, "mqtt": 1, "net": 2, "store": 2, "umqtt": 3, "connector": 3, "lgnode": 4}
 NO_IO = ("lgmqtt/mqtt/", "lgmqtt/store/log.py", "lgmqtt/store/logformat.py", "lgmqtt/store/records.py")
 IO = ("asyncio", "uasyncio", "socket", "usocket", "ssl", "select")
 

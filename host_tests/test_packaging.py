@@ -93,16 +93,16 @@ def test_a_stale_or_unclaimed_file_is_named_and_rewritten(tmp_path):
     assert C.stale(root) == []
     (tmp_path / "lib" / "lgmqtt" / "mqtt" / "extra.py").write_text("X = 1\n")
     affected = ["lib/manifests/mqtt.py", "lib/package-connector.json", "lib/package-mqtt.json",
-                "lib/package-net.json", "lib/package-store.json", "package.json"]
+                "lib/package-net.json", "lib/package-store.json", "lib/package-umqtt.json", "package.json"]
     assert C.stale(root) == affected
     assert C.write(root) == affected
     assert C.stale(root) == [] and C.write(root) == []
     assert "'mqtt/extra.py'," in (tmp_path / "lib" / "manifests" / "mqtt.py").read_text()
     # a new folder (a package of its own) belongs to no component until the table says so
-    (tmp_path / "lib" / "lgmqtt" / "umqtt").mkdir()
-    (tmp_path / "lib" / "lgmqtt" / "umqtt" / "simple.py").write_text("X = 1\n")
-    assert C.stale(root) == ["lgmqtt/umqtt/simple.py (in no component: add it to tools/lghost/components.py)"]
-    with pytest.raises(C.ComponentError, match="umqtt/simple.py"):
+    (tmp_path / "lib" / "lgmqtt" / "extras").mkdir()
+    (tmp_path / "lib" / "lgmqtt" / "extras" / "simple.py").write_text("X = 1\n")
+    assert C.stale(root) == ["lgmqtt/extras/simple.py (in no component: add it to tools/lghost/components.py)"]
+    with pytest.raises(C.ComponentError, match="extras/simple.py"):
         C.write(root)
 
 

@@ -7,6 +7,8 @@ publishes, and the smallest -X heapsize that runs, for
   client          lgmqtt.net.client.Client alone, MQTT 3.1.1, connect + 100 QoS 1
   umqtt_simple    umqtt.simple 1.8.0 and its robust wrapper, from the MicroPython source
   umqtt_robust    archive's micropython-lib (what ESP32/ESP8266 firmware freezes in)
+  lgumqtt_simple  lgmqtt.umqtt.simple / .robust, the drop-in for those two, driven the
+  lgumqtt_robust  same way (connect + 100 QoS 1, blocking)
   mqtt_as_v3/_v5  peterhinch mqtt_as 0.8.3 (shared/baselines/mqtt_as), Wi-Fi stubbed up
 
 each from .mpy files (compiled with the mpy-cross built from the same source) on the
@@ -37,7 +39,7 @@ from lghost import fw_unix, mpy  # noqa: E402
 from lghost.mosquitto import Broker  # noqa: E402
 
 HARNESS = ("memory_mp.py", "memory_case_firmware.py", "memory_case_client.py", "memory_case_umqtt.py",
-           "memory_case_mqtt_as.py")
+           "memory_case_lgumqtt.py", "memory_case_mqtt_as.py")
 WORK = os.path.join(ROOT, "build", "bench", "memory")
 UMQTT = "lib/micropython-lib/micropython/umqtt.%s/umqtt/%s.py"
 CASES = (
@@ -45,6 +47,8 @@ CASES = (
     ("client", "lgmqtt Client 3.1.1", 100),
     ("umqtt_simple", "umqtt.simple 1.8.0", 100),
     ("umqtt_robust", "umqtt.robust", 100),
+    ("lgumqtt_simple", "lgmqtt.umqtt.simple", 100),
+    ("lgumqtt_robust", "lgmqtt.umqtt.robust", 100),
     ("mqtt_as_v3", "mqtt_as 0.8.3 3.1.1", 100),
     ("mqtt_as_v5", "mqtt_as 0.8.3 v5", 100),
 )

@@ -4,7 +4,8 @@
 # once the case's code is loaded and before the library is imported):
 #   after_import=B  connected=B  after_publish=B  done=N
 # argv: case origin host port n
-#   case    firmware | client | umqtt_simple | umqtt_robust | mqtt_as_v3 | mqtt_as_v5
+#   case    firmware | client | umqtt_simple | umqtt_robust | lgumqtt_simple | lgumqtt_robust
+#           | mqtt_as_v3 | mqtt_as_v5
 #           | import    heap cost of the modules in $LG_MEM_IMPORT ("MOD,MOD...;DEP,DEP...")
 #                       once the DEPs are in (an environment variable: this version of the
 #                       unix port aborts on a command-line argument of 256 characters or more)
@@ -24,8 +25,8 @@ if CASE == "import":
             __import__(dep)
     impl = None
 else:
-    impl = __import__("memory_case_" + {"umqtt_simple": "umqtt", "umqtt_robust": "umqtt", "mqtt_as_v3": "mqtt_as",
-                                        "mqtt_as_v5": "mqtt_as"}.get(CASE, CASE))
+    impl = __import__("memory_case_" + {"umqtt_simple": "umqtt", "umqtt_robust": "umqtt", "lgumqtt_simple": "lgumqtt",
+                                        "lgumqtt_robust": "lgumqtt", "mqtt_as_v3": "mqtt_as", "mqtt_as_v5": "mqtt_as"}.get(CASE, CASE))
 
 
 class Probe:

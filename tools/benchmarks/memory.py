@@ -275,12 +275,30 @@ def targets(results):
             + table(rows, ["figure (32-bit)", "before", "target", "now", "met"], "<>>><"))
 
 
+def rp2_table():
+    """The rp2 port's free heap at each stage (tools/benchmarks/memory_rp2.py), or one
+    line saying why it could not run here."""
+    import memory_rp2
+    from lghost import fw_rp2
+
+    say("bench: rp2 port on the emulated Pico")
+    try:
+        r = memory_rp2.figures()
+    except (fw_rp2.Unavailable, OSError) as e:
+        return "\nrp2 port: not measured here (%s)" % e
+    rows = [[name, fmt(m["free"]), fmt(m["alloc"])] for name, m in r["stages"]]
+    return ("\nThe real rp2 port (RPI_PICO, lgmqtt and boards.pico frozen, %s), on the emulated Pico:"
+            " gc.mem_free() / gc.mem_alloc()\nafter gc.collect(), bytes\n\n" % r["flash"]
+            + table(rows, ["stage", "free", "alloc"], "<>>"))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="tools/bench memory", description=__doc__.split("\n")[0])
     ap.add_argument("--cases", help="comma-separated subset of: " + ",".join(c[0] for c in CASES))
     ap.add_argument("--no-peers", action="store_true", help="lgmqtt only (no umqtt, mqtt_as)")
     ap.add_argument("--no-modules", action="store_true", help="skip the per-module import table")
     ap.add_argument("--src", help="MicroPython source tree or archive (default: as tools/firmware)")
+    ap.add_argument("--no-rp2", action="store_true", help="skip the rp2 port on the emulated Pico")
     args = ap.parse_args(argv)
     wanted = args.cases.split(",") if args.cases else [c[0] for c in CASES]
     unknown = set(wanted) - set(c[0] for c in CASES)
@@ -358,6 +376,8 @@ def main(argv=None):
                      fmt(sum(x[4] for x in modules)), ""])
         rows.append(["all modules in one process", fmt(everything), "", fmt(everything_frozen), "", ""])
         print(table(rows, ["module", "own .mpy", "alone .mpy", "own frozen", ".mpy file", "deps"], "<>>>>>"))
+    if not args.no_rp2:
+        print(rp2_table())
     say("bench: done in %.0f s" % (time.monotonic() - t0))
 
 

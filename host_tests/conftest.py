@@ -1,7 +1,8 @@
 """pytest wiring: the dual-interpreter convention and the broker fixtures.
 
-Portable tests live in host_tests/portable/test_*.py. They are plain functions (or
-`async def`) that use only what MicroPython has, plus host_tests/portable/check.py.
+Portable tests live in host_tests/portable/<package>/test_*.py (one folder per package
+they test: mqtt, net, store, umqtt, connector, node; shared helpers in portable/ itself).
+They are plain functions (or `async def`) that use only what MicroPython has, plus host_tests/portable/check.py.
 Each function becomes three pytest items: `name[cpython]` (run in this process),
 `name[micropython]` (the pip wheel's `micropython` binary: 64-bit, double floats) and
 `name[micropython32]` (a board-like build: 32-bit, single-precision floats, 31-bit
@@ -67,7 +68,8 @@ def micropython32(request):
 
 
 def pytest_pycollect_makemodule(module_path, parent):
-    if os.path.dirname(str(module_path)) == PORTABLE and module_path.name.startswith("test_"):
+    d = os.path.dirname(str(module_path))
+    if (d == PORTABLE or os.path.dirname(d) == PORTABLE) and module_path.name.startswith("test_"):
         return PortableModule.from_parent(parent, path=module_path)
     return None
 
@@ -160,7 +162,9 @@ class PortableModule(pytest.Module):
                 os.path.join(HERE, "mp_run.py"),
                 [mod.__name__] + self._names,
                 heap=getattr(mod, "HEAP", "2m"),
-                path=[PORTABLE, FAKES, os.path.dirname(HERE)],  # repo root: boards/ is importable
+                # the test's own folder (portable/<package>/), the shared helpers, the repo
+                # root (boards/ is importable)
+                path=[os.path.dirname(str(mod.__file__)), PORTABLE, FAKES, os.path.dirname(HERE)],
                 env=env,
                 timeout=getattr(mod, "TIMEOUT", 300),
                 binary=binary,

@@ -1,7 +1,7 @@
 # CPython only: lgnode.auth's HMAC (built on hashlib.sha256 because MicroPython has no
 # hmac module) against CPython's hmac for arbitrary keys and messages, and the device's
 # verifier against requests signed by an independent signer built on hmac: what
-# tools/lgctl (CPython) will send. The portable half is host_tests/portable/test_auth.py.
+# tools/lgctl (CPython) will send. The portable half is host_tests/portable/node/test_auth.py.
 import hashlib
 import hmac
 import json

@@ -1,5 +1,5 @@
 """Property-based tests of the codec (CPython, hypothesis), next to the portable seeded
-mutation loop in host_tests/portable/test_codec_fuzz.py:
+mutation loop in host_tests/portable/mqtt/test_codec_fuzz.py:
 
 - any valid packet of any type, version and properties survives encode -> decode in
   any chunking unchanged;

@@ -2,7 +2,7 @@
 nothing of lgmqtt but the codec; paho-mqtt (an independent client) checks from the
 other side that what we publish arrives intact, and publishes what we must decode.
 CPython only (paho, threads). The reverse direction, libmosquitto's bytes decoded by
-us, is host_tests/portable/test_codec_vectors.py.
+us, is host_tests/portable/mqtt/test_codec_vectors.py.
 """
 import socket
 import threading

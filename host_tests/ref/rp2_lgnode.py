@@ -44,7 +44,7 @@ def _write_steps(mpy):
     files = [(os.path.join(ROOT, d, n), "/%s/%s" % (d, n)) for d, n in LIB]
     files += [(os.path.join(ROOT, "host_tests", "portable", n), "/t/" + n) for n in HELPERS]
     files.append((os.path.join(ROOT, "tools", "fakes", "flashsim.py"), "/t/flashsim.py"))
-    files += [(os.path.join(ROOT, "host_tests", "portable", t + ".py"), "/t/%s.py" % t) for t in TESTS]
+    files += [(os.path.join(ROOT, "host_tests", "portable", "node", t + ".py"), "/t/%s.py" % t) for t in TESTS]
     files.append((os.path.join(ROOT, "host_tests", "ref", "lgnode_mem.py"), "/t/lgnode_mem.py"))
     for src, dst in files:
         if mpy and dst.startswith("/lib/"):

@@ -33,7 +33,7 @@ _EV_DISCONNECT = const(6)
 _EV_ERROR = const(8)
 _EV_GAVE_UP = const(11)
 _CONNACK_WAIT = const(-1)  # key in _acks for the CONNACK (packet ids are 1..65535)
-_PINGRESP = const(0xD0)
+_PINGRESP_BYTE = const(0xD0)  # the whole first byte (type 13 << 4), not the type
 _CHUNK = const(256)  # an oversized packet is fed to the session in pieces this big
 
 
@@ -291,7 +291,7 @@ class MQTTClient:
                 rl -= k
                 self._events(s.receive_data(memoryview(chunk)[:k], ticks_ms()))
         self._flush()  # the acks the packet called for
-        return None if hdr[0] == _PINGRESP else hdr[0]
+        return None if hdr[0] == _PINGRESP_BYTE else hdr[0]
 
     def _read(self, buf, a, b):
         mv = memoryview(buf)

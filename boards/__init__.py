@@ -18,3 +18,18 @@
 def load(name, device_config):
     mod = __import__("boards." + name, None, None, ("Board",))
     return mod.Board(device_config)
+
+
+def machine_i2c(bus):
+    """lgnode.sensors' bus {id: 0/1 or "soft", scl, sda, freq} (defaults filled in) ->
+    machine.I2C on that controller, or SoftI2C (bit-banged, any pins) for "soft": the
+    same on every MicroPython port that has I2C (ESP32, RP2040)."""
+    from machine import Pin
+
+    if bus["id"] == "soft":
+        from machine import SoftI2C
+
+        return SoftI2C(scl=Pin(bus["scl"]), sda=Pin(bus["sda"]), freq=bus["freq"])
+    from machine import I2C
+
+    return I2C(bus["id"], scl=Pin(bus["scl"]), sda=Pin(bus["sda"]), freq=bus["freq"])

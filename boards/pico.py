@@ -53,17 +53,9 @@ class Board:
         return {"temperature": self.internal_temperature()}
 
     def i2c(self, bus):
-        """lgnode.sensors' bus {id: 0/1 or "soft", scl, sda, freq} (defaults filled in)
-        -> machine.I2C on that controller, or SoftI2C (bit-banged, any pins) for "soft"."""
-        from machine import Pin
+        from boards import machine_i2c
 
-        if bus["id"] == "soft":
-            from machine import SoftI2C
-
-            return SoftI2C(scl=Pin(bus["scl"]), sda=Pin(bus["sda"]), freq=bus["freq"])
-        from machine import I2C
-
-        return I2C(bus["id"], scl=Pin(bus["scl"]), sda=Pin(bus["sda"]), freq=bus["freq"])
+        return machine_i2c(bus)
 
     def wake_reason(self):
         # The RP2040 keeps no RAM through MicroPython's deepsleep (it resets after it)

@@ -152,8 +152,16 @@ class Client:
         Session.publish_packet) and schedule the write; returns its packet id (None for
         QoS 0) before anything can yield, so the caller can map the id to its message
         before the acknowledgement can possibly arrive."""
-        pid = self.session.publish_packet(packet, ticks_ms())
-        self._out_ready.set()  # the writer task sends it (coalesced) at the caller's next yield
+        s = self.session
+        pid = s.publish_packet(packet, ticks_ms())
+        if packet[0] & 6 == 2 and s.inflight_count() == 1:
+            # a lone QoS 1 message goes out now (see _write_now): its ack cannot come
+            # before the caller's next yield, so the caller still maps the id first.
+            # QoS 2 always waits for the writer: the connector makes its packet id
+            # durable before it may reach the wire.
+            self._write_now()
+        else:
+            self._out_ready.set()  # the writer task sends it (coalesced) at the caller's next yield
         return pid
 
     async def send_packet(self, packet):

@@ -563,3 +563,19 @@ def test_protocol_error_shape():
     e = c.ProtocolError(0x82, "boom")
     eq((e.reason_code, e.message), (0x82, "boom"))
     assert "0x82" in str(e) and "boom" in str(e)
+
+
+def test_publish_topic_reuse_is_checked_per_topic():
+    # encode_publish remembers the last topic it checked (an identity cache): the same
+    # topic again, a different one, an empty one and a bad one must each come out as if
+    # encoded afresh, and the packets it returned earlier must not change.
+    t = "a/b"
+    first = c.encode_publish(4, t, b"1", 1, pid=1)
+    eq(bytes(c.encode_publish(4, t, b"1", 1, pid=1)), bytes(first))
+    eq(bytes(c.encode_publish(4, "cd", b"")), h("30 04 00 02 63 64"))
+    eq(bytes(c.encode_publish(5, t, b"")), h("30 06 00 03 61 2f 62 00"))
+    for bad in ("", "x\x00y", 5):
+        raises(c.CodecError, c.encode_publish, 4, bad, b"")
+        eq(bytes(c.encode_publish(4, t, b"1", 1, pid=1)), bytes(first))  # the good one still encodes
+    raises(c.CodecError, c.encode_publish, 5, "", b"")  # empty needs a topic alias, cached or not
+    eq(bytes(first), h("32 08 00 03 61 2f 62 00 01 31"))

@@ -52,6 +52,21 @@ _SUBSCRIPTION_IDENTIFIER = const(0x0B)
 _TOPIC_ALIAS = const(0x23)
 SKIP_TOPIC = const(256)  # topic bytes kept of a skipped packet (for the report)
 
+# A Packet without running __init__ (its **kw costs a dict per packet): the decoder's
+# hot paths set the attributes __init__ would.
+_new = object.__new__
+
+def _ack(t, pid):
+    # (a function of its own: one more local would give next_packet a heap-allocated
+    # frame, and freeing that after every call makes MicroPython's next allocations
+    # rescan the heap's garbage: 3-4x slower with a 2 MB heap)
+    p = _new(Packet)
+    p.type = t
+    p.props = {}
+    p.pid = pid
+    return p
+
+
 # Packet types each side may receive (bit 1 << type).
 _FROM_SERVER = 0b1110101011111100  # CONNACK PUBLISH PUBACK..PUBCOMP SUBACK UNSUBACK PINGRESP DISCONNECT AUTH
 _FROM_CLIENT = 0b1101010111111010  # CONNECT PUBLISH PUBACK..PUBCOMP SUBSCRIBE UNSUBSCRIBE PINGREQ DISCONNECT AUTH
@@ -89,9 +104,27 @@ class Decoder:
             return
         n = len(data)
         keep = isinstance(data, bytes)
-        mv = memoryview(data)
         frames = self._frames
         i = 0
+        if not self._hlen and self._body is None and self._skip is None:
+            # The common case, with plain locals: the chunk starts on a packet boundary
+            # and holds whole packets with a 1-byte remaining length (every ack, a short
+            # PUBLISH). Anything else (a longer length, a packet the chunk cuts, one
+            # over max_packet_size) goes on in the byte-by-byte loop below from there.
+            limit = self.max_packet_size - 2
+            while i + 2 <= n:
+                rl = data[i + 1]
+                e = i + 2 + rl
+                if rl & 0x80 or e > n or rl > limit:
+                    break
+                if keep:
+                    frames.append((data[i], data, i + 2, e))
+                else:
+                    frames.append((data[i], bytes(data[i + 2:e]), 0, rl))
+                i = e
+            if i == n:
+                return
+        mv = memoryview(data)
         while i < n:
             if self._skip is not None:
                 i = self._skipping(data, i, n)
@@ -204,6 +237,12 @@ class Decoder:
             first, buf, pos, end = self._frames.pop(0)
             if buf is None:  # a skipped packet, already a Packet
                 return pos
+            if end - pos == 2 and (first == 0x40 or first == 0x50 or first == 0x62 or first == 0x70):
+                # the hot path of a QoS 1/2 flow: PUBACK, PUBREC, PUBREL or PUBCOMP with
+                # just its packet id (valid both ways, both versions); an id of 0 takes
+                # the general path, which refuses it
+                if buf[pos] or buf[pos + 1]:
+                    return _ack(first >> 4, (buf[pos] << 8) | buf[pos + 1])
             try:
                 if first >> 4 == _PUBLISH:  # the hot path: valid both ways, both versions
                     return self._publish(first & 15, memoryview(buf), pos, end)
@@ -288,10 +327,17 @@ class Decoder:
             raise malformed("PUBLISH with QoS 3")
         if flags & 8 and not qos:
             raise malformed("PUBLISH with DUP set and QoS 0")
-        p = Packet(_PUBLISH)
-        p.qos = qos
-        p.dup = flags & 8 != 0
-        p.retain = flags & 1 != 0
+        p = _new(Packet)  # Packet(_PUBLISH) without the call to __init__ and its **kw dict
+        p.type = _PUBLISH
+        p.props = {}
+        # qos 0, dup and retain False are the class's defaults: not stored again (each
+        # attribute set on an instance grows its table)
+        if qos:
+            p.qos = qos
+        if flags & 8:
+            p.dup = True
+        if flags & 1:
+            p.retain = True
         # read_str inlined: a call costs more than the check on MicroPython
         if pos + 2 > end:
             raise malformed("truncated topic length")
@@ -306,8 +352,14 @@ class Decoder:
             raise malformed("invalid UTF-8 topic")
         p.topic = topic
         pos = e
-        if qos:
-            p.pid, pos = read_pid(buf, pos, end)
+        if qos:  # read_pid inlined
+            if pos + 2 > end:
+                raise malformed("truncated two byte integer")
+            pid = (buf[pos] << 8) | buf[pos + 1]
+            if not pid:
+                raise protocol_error("packet identifier 0")
+            p.pid = pid
+            pos += 2
         if self.version == 5:
             p.props, pos = read_props(buf, pos, end, _PUBLISH)
             if self.server_side and _SUBSCRIPTION_IDENTIFIER in p.props:

@@ -154,6 +154,7 @@ class Session:
         self._acks = {}           # pid -> (SUBSCRIBE/UNSUBSCRIBE, number of filters) waiting for its ack
         self._in_qos2 = {}        # pid -> True: QoS 2 received, PUBREL not yet
         self._in_aliases = {}
+        self._valid_topic = None  # the last topic publish() validated (see publish)
         # 3.1.1 cannot tell a broker "too large": an oversized PUBLISH is skipped (read,
         # discarded, acknowledged). 5.0 disconnects with 0x95 as the spec says -- once:
         # a broker that sends it again after the reconnect gets it skipped instead.
@@ -266,7 +267,10 @@ class Session:
         for QoS 0)."""
         if qos not in (0, 1, 2):
             raise ConnectorError(QOS_ERROR, "qos must be 0, 1 or 2", {"qos": qos, "supportedQos": [0, 1, 2]})
-        _topic.validate_name(topic)
+        if topic is not self._valid_topic:
+            # a str is immutable: the same object as the last valid one needs no second look
+            _topic.validate_name(topic)
+            self._valid_topic = topic
         try:
             packet = encode_publish(self.version, topic, payload, qos, retain, False, 0 if qos else None,
                                     props if self.version == 5 else None)
@@ -347,9 +351,12 @@ class Session:
         # Oldest first: a queued message never overtakes an earlier one.
         if self.state != CONNECTED:
             return
-        waiting = [r for r in self._inflight.values() if not r[R_ON_WIRE]]
-        if not waiting:
+        for r in self._inflight.values():  # (the common case, all on the wire: no list)
+            if not r[R_ON_WIRE]:
+                break
+        else:
             return
+        waiting = [r for r in self._inflight.values() if not r[R_ON_WIRE]]
         waiting.sort(key=lambda r: r[R_ORDER])
         for rec in waiting:
             if rec[R_STAGE] == _WAIT_ACK and self.window() <= 0:

@@ -50,6 +50,10 @@ async def stream_drain(rw):
     await rw[1].drain()
 
 
+def stream_pending(rw):
+    return rw[1].transport.get_write_buffer_size() > 0
+
+
 async def stream_close(rw):
     w = rw[1]
     w.close()

@@ -132,5 +132,9 @@ async def stream_drain(w):
     await w.drain()
 
 
+def stream_pending(w):
+    return bool(w.out_buf)  # what write() could not hand to the socket at once
+
+
 async def stream_close(w):
     w.s.close()

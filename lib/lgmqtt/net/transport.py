@@ -3,6 +3,7 @@
 #   ctx = tls_context(ca=None, cert=None, key=None, verify=True)
 #   stream = await open(host, port, ssl=ctx, server_hostname=None, timeout_ms=10000, hello=None)
 #   stream.write(data); await stream.drain()
+#   stream.pending()                                                # drain() has work to do
 #   n = await stream.readinto(buf); data = await stream.read(n)    # 0 / b"" at end of stream
 #   await stream.close()                                            # never raises
 #   stream.nodelay                                                  # TCP_NODELAY was set
@@ -102,6 +103,11 @@ class Stream:
                 streams.stream_write(self._io, data)
             except OSError as e:
                 self._error = e
+
+    def pending(self):
+        """True while write() left bytes that only drain() sends (or an error that only
+        drain() raises)."""
+        return self._error is not None or streams.stream_pending(self._io)
 
     async def drain(self):
         """Flush what write() buffered; ConnectorError(CONNECTION_FAILED) on a dead link."""

@@ -21,6 +21,16 @@ def _local_only(what):
         pytest.skip("%s needs a locally started Mosquitto (LGMQTT_EXTERNAL_BROKER is set)" % what)
 
 
+@pytest.fixture(scope="module")
+def slow_sink():
+    """A TCP peer that pauses before reading (tools/fakes/sink.py): back-pressure."""
+    from sink import SlowSink
+
+    s = SlowSink()
+    yield s
+    s.stop()
+
+
 @pytest.fixture(scope="session")
 def certs(tmp_path_factory):
     return make_certs(str(tmp_path_factory.mktemp("certs")))

@@ -27,3 +27,21 @@ def eq(a, b, what=""):
 def env(name, default=None):
     v = os.getenv(name)
     return default if v is None else v
+
+
+class Rng:
+    """xorshift32: the same sequence under both interpreters."""
+
+    def __init__(self, seed):
+        self.s = seed or 1
+
+    def next(self):
+        x = self.s
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self.s = x
+        return x
+
+    def below(self, n):
+        return self.next() % n

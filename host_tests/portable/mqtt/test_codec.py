@@ -3,7 +3,7 @@
 # reason code we would send in DISCONNECT. Runs under CPython and MicroPython.
 import binascii
 
-from check import eq, raises
+from check import Rng, eq, raises
 import mqttcodec as c
 from lgmqtt.mqtt.wire import ProtocolError
 
@@ -12,24 +12,6 @@ HEAP = "2m"
 
 def h(s):
     return binascii.unhexlify(s.replace(" ", ""))
-
-
-class Rng:
-    """xorshift32: the same sequence under both interpreters."""
-
-    def __init__(self, seed):
-        self.s = seed or 1
-
-    def next(self):
-        x = self.s
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        self.s = x
-        return x
-
-    def below(self, n):
-        return self.next() % n
 
 
 def decode(data, version=4, server_side=False, max_packet_size=0x10000):

@@ -8,11 +8,11 @@
 #
 # Counts: N_CASES inputs per interpreter (see the constants; the CPython hypothesis tests in
 # host_tests/test_codec_hypothesis.py add about 6,000 more).
-from check import eq
+from check import Rng, eq
 import mqttcodec as c
 from lgmqtt.mqtt.wire import ProtocolError
 from lgmqtt.compat import MICROPYTHON
-from test_codec import Rng, client_packets, server_packets
+from test_codec import client_packets, server_packets
 
 HEAP = "4m"
 TIMEOUT = 300

@@ -10,12 +10,11 @@
 # the events are well formed; and every publish the caller made ends exactly once --
 # acknowledged, refused or given up -- or is still in flight (a caller waiting on it
 # is always answered, never forgotten). N_SEQUENCES sequences per interpreter.
-from check import eq
+from check import Rng, eq
 import mqttcodec as c
 from lgmqtt.mqtt import session as S
 from lgmqtt.compat import MICROPYTHON
 from lgmqtt.errors import ConnectorError
-from test_codec import Rng
 
 HEAP = "2m"
 TIMEOUT = 400

@@ -6,12 +6,11 @@
 # and the client still works against a polite broker afterwards.
 import asyncio
 
-from check import env, eq
+from check import Rng, env, eq
 from hostile import Hostile
 import mqttcodec as codec
 from lgmqtt.net.client import Client
 from lgmqtt.errors import ConnectorError
-from test_codec import Rng
 
 FIXTURES = ("free_ports",)
 TIMEOUT = 300

@@ -90,15 +90,29 @@ async def _open(host, port, ssl, server_hostname, timeout_ms, hello, t0, details
 
 
 class Stream:
+    # Safe to write and drain from several tasks (the client's reader, writer, publishers
+    # and supervisor all do). MicroPython's asyncio Stream is not: drain() drops what
+    # write() adds while it waits for the socket, and its I/O queue keeps one waiting
+    # writer per socket, so a second drain() would wait for ever. So one drain runs at a
+    # time; what is written meanwhile waits in _later and goes out, in order, before that
+    # drain returns; a drain called meanwhile waits for it and is done.
     def __init__(self, io, details, nodelay):
         self._io = io
         self._details = details
         self._error = None
         self.nodelay = nodelay
+        self._later = None        # bytes written while a drain runs (a list), or None
+        self._idle = asyncio.Event()
+        self._idle.set()          # clear while a drain runs
 
     def write(self, data):
         """Buffer `data` (MicroPython sends what the socket takes at once). Never raises."""
         if self._error is None:
+            if not self._idle.is_set():
+                if self._later is None:
+                    self._later = []
+                self._later.append(bytes(data))  # the caller may reuse its buffer
+                return
             try:
                 streams.stream_write(self._io, data)
             except OSError as e:
@@ -107,16 +121,37 @@ class Stream:
     def pending(self):
         """True while write() left bytes that only drain() sends (or an error that only
         drain() raises)."""
-        return self._error is not None or streams.stream_pending(self._io)
+        return (self._error is not None or not self._idle.is_set() or self._later is not None
+                or streams.stream_pending(self._io))
 
     async def drain(self):
         """Flush what write() buffered; ConnectorError(CONNECTION_FAILED) on a dead link."""
-        if self._error is None:
-            try:
-                await streams.stream_drain(self._io)
+        if not self._idle.is_set():
+            # Another task's drain runs: it sends what we wrote too (before it started,
+            # or in _later), so when it is done ours are out (or the link is dead).
+            await self._idle.wait()
+            if self._error is None:
                 return
+        elif self._error is None:
+            self._idle.clear()
+            try:
+                while True:
+                    await streams.stream_drain(self._io)
+                    later, self._later = self._later, None
+                    if later is None:
+                        return
+                    for d in later:
+                        streams.stream_write(self._io, d)
             except OSError as e:
                 self._error = e
+            finally:
+                self._idle.set()
+                later, self._later = self._later, None
+                if later is not None and self._error is None:
+                    # cancelled mid-drain: hand them to the stream now, ahead of any
+                    # later write (the next drain sends them)
+                    for d in later:
+                        self.write(d)
         raise self._lost(self._error)
 
     async def readinto(self, buf):

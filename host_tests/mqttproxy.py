@@ -10,6 +10,8 @@ reached it). CPython only (threads); the device and the broker are real.
 import socket
 import threading
 
+from lghost.tcp import accept_forever, listener
+
 
 def _frames(buf):
     """Split whole MQTT packets off the front of buf: (list of frames, rest)."""
@@ -38,10 +40,7 @@ def _frames(buf):
 class MqttProxy:
     def __init__(self, upstream):
         self.upstream = upstream
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
+        self.sock = listener()
         self.port = self.sock.getsockname()[1]
         self.trigger = None  # (direction "c2b"|"b2c", packet type, nth, "before"|"after", callback)
         self.seen = []       # (direction, packet type) of every packet passed
@@ -52,7 +51,7 @@ class MqttProxy:
         self._stop = False
 
     def start(self):
-        threading.Thread(target=self._accept, daemon=True).start()
+        accept_forever(self.sock, self._accept)
         return self
 
     def arm(self, direction, ptype, nth, when, callback):
@@ -61,21 +60,19 @@ class MqttProxy:
             self._count = 0
             self.fired.clear()
 
-    def _accept(self):
-        while not self._stop:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                u = socket.create_connection(self.upstream)
-            except OSError:
-                c.close()
-                continue
-            self._conns += [c, u]
-            dead = threading.Event()
-            threading.Thread(target=self._pump, args=(c, u, "c2b", dead), daemon=True).start()
-            threading.Thread(target=self._pump, args=(u, c, "b2c", dead), daemon=True).start()
+    def _accept(self, c):
+        if self._stop:
+            c.close()
+            return
+        try:
+            u = socket.create_connection(self.upstream)
+        except OSError:
+            c.close()
+            return
+        self._conns += [c, u]
+        dead = threading.Event()
+        threading.Thread(target=self._pump, args=(c, u, "c2b", dead), daemon=True).start()
+        threading.Thread(target=self._pump, args=(u, c, "b2c", dead), daemon=True).start()
 
     def _decide(self, direction, frame):
         """'pass', or 'cut' (drop this and everything after, after the callback ran)."""

@@ -6,7 +6,6 @@ own process (CPython, MicroPython, the 32-bit build) and independent observers:
 - a PUBACK never comes: a small fake broker swallows the first PUBLISH; the client gives
   up waiting, reconnects and sends the same message again, same packet id, DUP set.
 """
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ import pytest
 
 from lghost import mpy
 from lghost.mosquitto import Broker
+from lghost.tcp import accept_forever, listener
 from mqttproxy import _frames
 
 HERE = __import__("os").path.dirname(__import__("os").path.abspath(__file__))
@@ -84,23 +84,15 @@ class SwallowFirstPublish:
     first PUBLISH is kept and never acknowledged, every later one gets its PUBACK."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
+        self.sock = listener(4)
         self.port = self.sock.getsockname()[1]
         self.publishes = []  # (connection number, packet bytes)
         self.connections = 0
-        threading.Thread(target=self._accept, daemon=True).start()
+        accept_forever(self.sock, self._accept)
 
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(c, self.connections), daemon=True).start()
+    def _accept(self, c):
+        self.connections += 1
+        threading.Thread(target=self._serve, args=(c, self.connections), daemon=True).start()
 
     def _serve(self, c, n):
         buf = b""

@@ -47,6 +47,7 @@ sys.path.insert(0, HERE)
 
 from lghost import fw_unix, mpy  # noqa: E402
 from lghost.mosquitto import Broker  # noqa: E402
+from lghost.tcp import accept_forever, listener  # noqa: E402
 
 import peers  # noqa: E402
 
@@ -65,27 +66,19 @@ class Relay:
 
     def __init__(self, upstream):
         self.upstream = upstream
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
+        self.sock = listener()
         self.port = self.sock.getsockname()[1]
         self.sessions = []  # [up, down] per connection
-        threading.Thread(target=self._accept, daemon=True).start()
+        accept_forever(self.sock, self._accept)
 
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            u = socket.create_connection(self.upstream)
-            for s in (c, u):
-                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            n = [0, 0]
-            self.sessions.append(n)
-            threading.Thread(target=self._pump, args=(c, u, n, 0), daemon=True).start()
-            threading.Thread(target=self._pump, args=(u, c, n, 1), daemon=True).start()
+    def _accept(self, c):
+        u = socket.create_connection(self.upstream)
+        for s in (c, u):
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        n = [0, 0]
+        self.sessions.append(n)
+        threading.Thread(target=self._pump, args=(c, u, n, 0), daemon=True).start()
+        threading.Thread(target=self._pump, args=(u, c, n, 1), daemon=True).start()
 
     def _pump(self, src, dst, n, i):
         try:

@@ -3,35 +3,24 @@
 # connection arrives, so the sender's socket fills and its writes wait in drain(). Then it
 # checks what arrived: lines "t,i,<padding>" whose i runs 0, 1, 2... per t, each once, in
 # order; at "END" it answers "OK <count>" or "BAD <why>" and closes.
-import socket
 import threading
 import time
+
+from lghost.tcp import accept_forever, listener
 
 
 class SlowSink:
     def __init__(self, pause=0.5, rcvbuf=2048):
         self.pause = pause
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)  # inherited by accepted sockets
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
+        self.sock = listener(4, rcvbuf)
         self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        accept_forever(self.sock, lambda c: threading.Thread(target=self._serve, args=(c,), daemon=True).start())
 
     def env(self):
         return {"LG_SINK_HOST": "127.0.0.1", "LG_SINK_PORT": str(self.port)}
 
     def stop(self):
         self.sock.close()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _serve(self, c):
         time.sleep(self.pause)

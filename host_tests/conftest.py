@@ -35,6 +35,15 @@ from lghost.mpy import FAKES, LIB, PORTABLE, run as mp_run  # noqa: E402
 
 if LIB not in sys.path:
     sys.path.insert(0, LIB)
+
+# Property-based tests draw the same examples on every run (a red CI names a failing
+# change, not a lucky seed); LGMQTT_HYPOTHESIS=explore draws new ones, to hunt with.
+from hypothesis import settings as _hyp_settings  # noqa: E402
+
+_hyp_settings.register_profile("ci", derandomize=True, database=None)
+_hyp_settings.register_profile("explore")
+_hyp_settings.load_profile(os.environ.get("LGMQTT_HYPOTHESIS", "ci"))
+
 for _p in (FAKES, PORTABLE):
     if _p not in sys.path:
         sys.path.insert(0, _p)

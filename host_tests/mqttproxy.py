@@ -10,7 +10,7 @@ reached it). CPython only (threads); the device and the broker are real.
 import socket
 import threading
 
-from lghost.tcp import accept_forever, listener
+from lghost.tcp import accept_forever, close_now, listener
 
 
 def _frames(buf):
@@ -109,17 +109,9 @@ class MqttProxy:
             pass
         finally:
             dead.set()
-            for s in (src, dst):
-                try:
-                    s.close()
-                except OSError:
-                    pass
+            close_now(src, dst)  # the other pump is blocked reading one of them
 
     def stop(self):
         self._stop = True
         self.sock.close()
-        for s in self._conns:
-            try:
-                s.close()
-            except OSError:
-                pass
+        close_now(*self._conns)

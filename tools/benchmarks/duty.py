@@ -47,7 +47,7 @@ sys.path.insert(0, HERE)
 
 from lghost import fw_unix, mpy  # noqa: E402
 from lghost.mosquitto import Broker  # noqa: E402
-from lghost.tcp import accept_forever, listener  # noqa: E402
+from lghost.tcp import accept_forever, close_now, listener  # noqa: E402
 
 import peers  # noqa: E402
 
@@ -91,11 +91,7 @@ class Relay:
         except OSError:
             pass
         finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            close_now(src, dst)  # the other pump is blocked reading one of them
 
     def stop(self):
         self.sock.close()

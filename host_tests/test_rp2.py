@@ -6,7 +6,7 @@ its machine module, and power that goes away.
 Skipped with one line where the rp2 kit, node or the toolchain cannot be had (node
 and the toolchain are installed with apt-get when they can be); with
 LGMQTT_REQUIRE_RP2=1 (CI) that, and any failed build, is an error. Power cuts:
-LGMQTT_RP2_CUTS (default 50), LGMQTT_RP2_SEED (default: a fresh one, printed).
+LGMQTT_RP2_CUTS (default 36: about 160 s; each cut is a boot of the emulated chip), LGMQTT_RP2_SEED (default: a fresh one, printed).
 """
 import json
 import os
@@ -22,7 +22,7 @@ from lghost.fw_rp2 import Unavailable, find_source  # noqa: E402 (pytest.ini put
 from lghost.rp2emu import Rp2Emu, ensure_node, node_missing  # noqa: E402
 
 REQUIRE = os.environ.get("LGMQTT_REQUIRE_RP2") == "1"
-CUTS = int(os.environ.get("LGMQTT_RP2_CUTS", "50"))
+CUTS = int(os.environ.get("LGMQTT_RP2_CUTS", "36"))
 BURST = 8  # writes per burst
 CFG = {"id": "pico-1", "type": "mqtt", "name": "pico", "device": {"board": "pico"},
        "config": {"host": "192.0.2.1", "clientId": "pico-1", "reconnectPeriod": 100,

@@ -36,7 +36,7 @@ ROOT = os.path.dirname(TOOLS)
 sys.path.insert(0, TOOLS)
 
 from lghost import fw_unix, mpy  # noqa: E402
-from lghost.mosquitto import Broker  # noqa: E402
+from lghost.mosquitto import Broker, make_certs  # noqa: E402
 from lghost.mpybuild import build_mpy  # noqa: E402
 
 HARNESS = ("memory_mp.py", "memory_case_firmware.py", "memory_case_client.py", "memory_case_umqtt.py",
@@ -103,13 +103,17 @@ def lgmqtt_modules():
     return sorted(names)
 
 
-def firmware_fs(broker, interval_ms=None):
+def firmware_fs(broker, interval_ms=None, certs=None):
     """A board filesystem for the firmware case: the shipped config.json, pointed at the
-    bench's broker (history in files under it, as shipped)."""
+    bench's broker (history in files under it, as shipped); with certs, over TLS that
+    verifies the broker against the test CA (a file on the board)."""
     fs = tempfile.mkdtemp(prefix="lgmqtt-bench-mem-")
     with open(os.path.join(ROOT, "config.json")) as f:
         doc = json.load(f)
     doc["config"]["host"], doc["config"]["port"] = broker.host, broker.port
+    if certs:
+        shutil.copy(os.path.join(certs, "ca.crt"), os.path.join(fs, "ca.crt"))
+        doc["config"].update(protocol="mqtts", port=broker.tls_port, tls={"ca": "ca.crt"})
     doc["device"]["board"] = "unix"
     if interval_ms:
         doc["device"]["telemetry"]["intervalMs"] = interval_ms
@@ -119,17 +123,24 @@ def firmware_fs(broker, interval_ms=None):
 
 
 class Runner:
-    def __init__(self, broker, builds):
+    def __init__(self, broker, builds, tls=None):
         self.broker = broker
-        self.builds = builds  # {"mpy": (exe, path), "frozen": (exe, path)}
+        self.builds = builds  # {"mpy": (exe, path), "frozen": (exe, path), TLS_ORIGIN: ...}
+        self.tls = tls  # (TLS broker, certs folder) for TLS_ORIGIN
         self.log = open(os.path.join(WORK, "runs.log"), "w", buffering=1)  # each run, for a look afterwards
+
+    def _fs(self, origin, interval_ms=None):
+        if origin == TLS_ORIGIN:
+            return firmware_fs(self.tls[0], interval_ms, self.tls[1])
+        return firmware_fs(self.broker, interval_ms)
 
     def run(self, case, origin, n, heap):
         exe, path = self.builds[origin]
-        fs = firmware_fs(self.broker) if case == "firmware" else tempfile.mkdtemp(prefix="lgmqtt-bench-mem-")
+        fs = self._fs(origin) if case == "firmware" else tempfile.mkdtemp(prefix="lgmqtt-bench-mem-")
         t0 = time.monotonic()
         try:
-            p = mpy.run("-m", ["memory_mp", case, origin, self.broker.host, str(self.broker.port), str(n)],
+            code = "mpy" if origin == "mpy" else "frozen"  # where memory_mp checks the library comes from
+            p = mpy.run("-m", ["memory_mp", case, code, self.broker.host, str(self.broker.port), str(n)],
                         heap=heap, path=path, lib=False, binary=exe, cwd=fs, timeout=RUN_TIMEOUT)
         except subprocess.TimeoutExpired:
             self.log.write("%s %s n=%d heap=%s timed out\n" % (case, origin, n, heap))
@@ -153,9 +164,9 @@ class Runner:
         harness's own steps give the figures, but the smallest heap is the firmware's:
         how objects happen to lie in the heap moves that figure by several KiB."""
         exe, path = self.builds[origin]
-        fs = firmware_fs(self.broker, interval_ms=50)
+        fs = self._fs(origin, interval_ms=50)
         script = os.path.join(ROOT, "firmware", "main.py")
-        if origin == "frozen":  # main.py on the board fs, lgmqtt and boards from the firmware
+        if origin != "mpy":  # main.py on the board fs, lgmqtt and boards from the firmware
             shutil.copy(script, os.path.join(fs, "main.py"))
             script = os.path.join(TOOLS, "lghost", "frozen_boot.py")
         t0 = time.monotonic()
@@ -214,6 +225,34 @@ class Runner:
 
 # --- report --------------------------------------------------------------------------
 
+_TLS_PROBE = """import gc, ssl
+gc.collect()
+a = gc.mem_alloc()
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+c.load_verify_locations(cadata=open(%r).read())
+gc.collect()
+print(gc.mem_alloc() - a)
+"""
+
+
+def check_tls_heap(frozen, tls_build, certs):
+    """The TLS-in-heap figures are only worth printing if that build's mbedtls really
+    allocates from the GC heap: a CA loaded into a context must cost more heap there
+    than in the plain frozen build (where mbedtls uses malloc)."""
+    probe = _TLS_PROBE % os.path.join(certs, "ca.crt")
+    cost = []
+    for exe in (frozen, tls_build):
+        p = subprocess.run([exe, "-c", probe], capture_output=True, text=True, timeout=30)
+        if p.returncode:
+            raise SystemExit("bench: TLS probe failed on %s: %s" % (exe, (p.stdout + p.stderr)[-500:]))
+        cost.append(int(p.stdout.split()[-1]))
+    if cost[1] <= cost[0]:
+        raise SystemExit("bench: %s does not allocate TLS from the GC heap (a CA costs %d bytes there, %d in the"
+                         " plain frozen build): fw_unix.TLS_HEAP_CFLAGS no longer works with this source"
+                         % (tls_build, cost[1], cost[0]))
+    say("bench: TLS in the GC heap checked (a CA in a context: %d bytes of heap, %d without)" % (cost[1], cost[0]))
+
+
 def fmt(v):
     return "-" if v is None else "{:,}".format(v)
 
@@ -231,9 +270,13 @@ def table(rows, heads, aligns):
 
 # Issue 11's table: the figures it measured before the diet, its targets, and this run's.
 # (case, code, figure, before, target) with sizes in KiB; target None: "<= mqtt_as v5".
+# The firmware frozen into a build whose TLS (mbedtls) allocates from the GC heap, as on
+# the Pico W (fw_unix.build(tls_heap=True)), connected over TLS verified with a CA.
+TLS_ORIGIN = "frozen, TLS in heap"
 TARGETS = (
     ("connector firmware", "mpy", "smallest heap", 138, 64),
     ("connector firmware", "frozen", "smallest heap", 45, 24),
+    ("connector firmware", TLS_ORIGIN, "smallest heap", 84, 64),
     ("lgmqtt Client 3.1.1", "mpy", "after 100 QoS 1", None, None),
 )
 
@@ -255,8 +298,6 @@ def targets(results):
             met = "" if not (now and peer) else ("yes" if now <= peer else "no (%.1fx)" % (now / peer))
             rows.append(["the client alone, %s, connected + 100 QoS 1" % origin, "-",
                          "<= mqtt_as v5 (%s)" % fmt(peer) if peer else "<= mqtt_as v5 (not measured)", fmt(now), met])
-    rows.append(["connector firmware, frozen, TLS buffers in the heap", "84 KiB", "<= 64 KiB",
-                 "not measured", "needs a build whose TLS allocates from the GC heap (rp2)"])
     return ("\nIssue 11's targets (before: the issue's figures for the connector firmware, without the sensor node;"
             "\nnow: this run, firmware/main.py as shipped, which runs the sensor node)\n\n"
             + table(rows, ["figure (32-bit)", "before", "target", "now", "met"], "<>>><"))
@@ -286,6 +327,7 @@ def main(argv=None):
     ap.add_argument("--no-modules", action="store_true", help="skip the per-module import table")
     ap.add_argument("--src", help="MicroPython source tree or archive (default: as tools/firmware)")
     ap.add_argument("--no-rp2", action="store_true", help="skip the rp2 port on the emulated Pico")
+    ap.add_argument("--no-tls", action="store_true", help="skip the firmware over TLS (its own build)")
     args = ap.parse_args(argv)
     wanted = args.cases.split(",") if args.cases else [c[0] for c in CASES]
     unknown = set(wanted) - set(c[0] for c in CASES)
@@ -311,15 +353,21 @@ def main(argv=None):
     for n in HARNESS:
         subprocess.run([mpyc, "-o", os.path.join(harness, n[:-3] + ".mpy"), os.path.join(HERE, n)], check=True)
     builds = {"mpy": (plain, [harness, mpydir]), "frozen": (frozen, [harness])}
+    tls = None
+    if "firmware" in wanted and not args.no_tls:
+        builds[TLS_ORIGIN] = (fw_unix.build(True, src, extra=sorted(peers.items()), tls_heap=True), [harness])
+        certs = make_certs(os.path.join(WORK, "certs"))
+        check_tls_heap(builds["frozen"][0], builds[TLS_ORIGIN][0], certs)
+        tls = (Broker(certs=certs, options=["set_tcp_nodelay true"]).start(), certs)
 
     broker = Broker(options=["set_tcp_nodelay true"]).start()
     results = []
     try:
-        r = Runner(broker, builds)
+        r = Runner(broker, builds, tls)
         for case, label, n in CASES:
             if case not in wanted:
                 continue
-            for origin in ("mpy", "frozen"):
+            for origin in ("mpy", "frozen") + ((TLS_ORIGIN,) if case == "firmware" and tls else ()):
                 say("bench: %s (%s)" % (label, origin))
                 figs = r.figures(case, origin)
                 results.append((label, origin, figs, n, r.smallest_heap(case, origin, n)))
@@ -339,8 +387,9 @@ def main(argv=None):
             everything, _ = r.import_cost(names, "mpy")
             everything_frozen, _ = r.import_cost(names, "frozen")
     finally:
-        broker.stop()
-        shutil.rmtree(broker.workdir, ignore_errors=True)
+        for b in (broker,) + ((tls[0],) if tls else ()):
+            b.stop()
+            shutil.rmtree(b.workdir, ignore_errors=True)
 
     size, third = fw_unix.check(plain)
     print("\nHeap in use, bytes (gc.mem_alloc() after gc.collect(), minus the reading before any import;"

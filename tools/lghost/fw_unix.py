@@ -9,6 +9,9 @@ builds that from a MicroPython source tree or the trimmed archive in shared/micr
                          use 31-bit small ints, as the 32-bit ports need)
     build()              the plain 32-bit unix port (asyncio, ssl... frozen, as usual)
     build(frozen=True)   the same with lib/manifest.py (lgmqtt) and boards/ frozen in
+    build(frozen=True, tls_heap=True)
+                         and TLS (mbedtls) allocating from the MicroPython heap, as on the
+                         Pico W: gc.mem_alloc() then counts a TLS connection's buffers
 
 Builds are cached under ${XDG_CACHE_HOME:-~/.cache}/lgmqtt/firmware, keyed by a hash of
 the source, the build options and (frozen) the frozen files' contents, and reused while
@@ -37,6 +40,9 @@ MAKE_OPTS = (
     "CROSS_COMPILE=i686-linux-gnu-",
     "CFLAGS_EXTRA=-DMICROPY_FLOAT_IMPL=MICROPY_FLOAT_IMPL_FLOAT",
 )
+# mbedtls's memory from the GC heap (m_tracked_calloc), as the bare-metal ports have it;
+# its entropy then comes from mp_hal_get_random (getrandom() here).
+TLS_HEAP_CFLAGS = "-DMICROPY_MBEDTLS_CONFIG_BARE_METAL=1 -DMICROPY_TRACKED_ALLOC=1"
 APT_PKGS = ("gcc-i686-linux-gnu", "libc6-dev-i386-cross", "libc6:i386")
 JOBS = "-j2"
 KEEP_FROZEN = 6  # cached frozen binaries kept (one per lib/ version); older ones go
@@ -280,14 +286,16 @@ def frozen_sources(extra=(), root=ROOT):
     return lines, h.hexdigest()[:16]
 
 
-def build(frozen=False, src=None, extra=(), quiet=False):
+def build(frozen=False, src=None, extra=(), quiet=False, tls_heap=False):
     """Path of the 32-bit unix-port binary, plain or with lgmqtt (+ boards, + `extra`
-    packages: ((name, dir), ...)) frozen in. Built on first use, then cached."""
+    packages: ((name, dir), ...)) frozen in; tls_heap: TLS buffers in the GC heap. Built
+    on first use, then cached."""
     src = find_source(src)
     skey = source_key(src)
     manifest, fkey = frozen_sources(extra) if frozen else (None, None)
-    kind = "frozen32" if frozen else "unix32"
-    dest = os.path.join(cache_dir(), "bin", "%s-%s" % (kind, _key(skey, MAKE_OPTS, manifest, fkey)))
+    kind = ("frozen32" if frozen else "unix32") + ("tls" if tls_heap else "")
+    make_opts = [o + " " + TLS_HEAP_CFLAGS if tls_heap and o.startswith("CFLAGS_EXTRA=") else o for o in MAKE_OPTS]
+    dest = os.path.join(cache_dir(), "bin", "%s-%s" % (kind, _key(skey, make_opts, manifest, fkey)))
     exe = os.path.join(dest, "micropython")
     if os.access(exe, os.X_OK):
         return exe
@@ -301,8 +309,8 @@ def build(frozen=False, src=None, extra=(), quiet=False):
         tree = _work_tree(src, skey)
         log = os.path.join(os.path.dirname(tree), "build.log")
         # one build folder per kind: a lib/ change recompiles only the frozen content
-        bdir = "build-32" + ("-frozen" if frozen else "")
-        opts = list(MAKE_OPTS) + ["BUILD=" + bdir]
+        bdir = "build-32" + ("-frozen" if frozen else "") + ("-tls" if tls_heap else "")
+        opts = make_opts + ["BUILD=" + bdir]
         if frozen:
             # MicroPython's makemanifest reuses a compiled module when its .mpy is newer
             # than the source, by module path alone: the shared build folder would hand
@@ -324,7 +332,7 @@ def build(frozen=False, src=None, extra=(), quiet=False):
         path = _install(built, dest, {"source": src, "source_key": skey, "options": opts, "frozen_key": fkey,
                                       "manifest": manifest, "seconds": secs})
         if frozen:
-            _prune(os.path.join(cache_dir(), "bin"), "frozen32-", KEEP_FROZEN)
+            _prune(os.path.join(cache_dir(), "bin"), kind + "-", KEEP_FROZEN)
         return path
 
 

@@ -6,8 +6,15 @@
 import asyncio
 import gc
 
-from lgmqtt.compat import ticks_diff, ticks_ms
+from lgmqtt.compat import const, ticks_diff, ticks_ms
 from lgmqtt.errors import ConnectorError
+
+# Connection attempts in a row that failed for want of heap before the node resets the
+# board. A heap without compaction can be too fragmented for a TLS handshake's buffers
+# (~20 KB in few blocks where TLS is heap, as on the Pico W) although it has room in
+# total: every attempt then fails with ENOMEM, for ever. A reset is the cure; the
+# outbox is in flash, so nothing accepted is lost.
+_HEAP_FAILS = const(3)
 
 
 class Node:
@@ -25,6 +32,7 @@ class Node:
         self._announcing = False
         self._again = False
         self.announced = 0
+        self.heap_fails = 0  # connection attempts in a row that failed for want of heap
 
     # ---- commands (lgnode.commands) ---------------------------------------------
     def set_interval(self, ms):
@@ -54,10 +62,25 @@ class Node:
         print("reset reason=command")
         self.board.reset()
 
+    def on_error(self, e):
+        # mbedtls's ENOMEM in a handshake, or a MemoryError while a link was being set up
+        # (not one in the drain of a backlog, which the next kick retries)
+        d = e.get("details") or {}
+        if "ENOMEM" in str(d.get("reason", "")) or (d.get("where") == "connect attempt"
+                                                    and "MemoryError" in str(e.get("message"))):
+            self.heap_fails += 1
+            if self.heap_fails >= _HEAP_FAILS:
+                self._wake.set()  # the telemetry loop resets the board now, not after its interval
+
     # ---- tasks --------------------------------------------------------------------
     async def telemetry(self):
         board = self.board
         while True:
+            if self.heap_fails >= _HEAP_FAILS:
+                from lgnode.supervise import Crash
+
+                raise Crash("no heap for a connection: %d attempts in a row failed for want of memory"
+                            % self.heap_fails)
             if self.led is None:
                 board.led(True)
             await self.tel.tick()
@@ -73,6 +96,7 @@ class Node:
 
     async def on_connected(self, e=None):
         # a coroutine callback: the connector runs it as a task of its own
+        self.heap_fails = 0
         if self._announcing:
             self._again = True  # a flapping link: the one under way starts over when done
             return
@@ -172,6 +196,7 @@ async def run(conn, board, dev, log, t0=None):
     # the first announcement before the telemetry starts (one peak of RAM at a time),
     # then one after every reconnect
     conn.on("connected", node.on_connected)
+    conn.on("error", node.on_error)
     gc.collect()
     await node.on_connected()
     asyncio.create_task(log.clear_when_stable())

@@ -3,7 +3,8 @@
 # - supervise(): a task that fails (any exception: MemoryError on a board, a bug) is
 #   reported, the heap collected, and the task started again after a back-off (1 s,
 #   doubling to 60 s). Failing more than `limit` times within `window_ms` raises Crash:
-#   the firmware then resets the board, the one cure left.
+#   the firmware then resets the board, the one cure left. A task may raise Crash
+#   itself (the node: no heap left for a connection).
 # - CrashLog: how many boots in a row crashed before they had run STABLE_MS, and why
 #   the last one did, in a small file in flash (written only on a crash, and once by a
 #   boot that became stable). After SAFE_AFTER such crashes the firmware starts in safe
@@ -76,7 +77,7 @@ async def supervise(name, start, report, limit=5, window_ms=600000):
             await start()
             backoff = 1000  # it returned: start it again at once
             continue
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, Crash):  # Crash: the task itself says only a reset cures it
             raise
         except Exception as e:  # noqa: B902 - any failure: report it and go on
             try:

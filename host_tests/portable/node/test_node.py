@@ -67,6 +67,53 @@ async def test_sequence_number_goes_on_after_a_reset():
         await conn.close()
 
 
+def _error(code, message, **details):
+    return {"error": code, "message": message, "details": details, "timestamp": "2024-06-10T06:13:21Z"}
+
+
+async def test_connects_failing_for_want_of_heap_reset_the_board_and_other_failures_do_not():
+    # A heap too fragmented for a TLS handshake's buffers fails every attempt with
+    # ENOMEM (seen on the TLS-in-heap build after a broker restart): after 3 in a row
+    # the telemetry loop raises Crash (the firmware resets the board; the outbox is in
+    # flash). A connection in between starts the count again; refused connects and a
+    # MemoryError in a backlog's drain (retried by the next kick) do not count.
+    from lgnode.supervise import Crash
+
+    with Folder():
+        board, dev, conn, tel, node = await _node(unique("heap"), {})
+        conn.on("error", node.on_error)  # as lgnode.node.run() wires it
+        node.interval_ms = 20
+        enomem = _error("CONNECTION_FAILED", "cannot connect to 10.0.0.1:8883: ENOMEM during TLS handshake (ENOMEM)",
+                        host="10.0.0.1", port=8883, reason="ENOMEM during TLS handshake (ENOMEM)")
+        in_connect = _error("INTERNAL_ERROR", "connect attempt failed: MemoryError('memory allocation failed')",
+                            where="connect attempt")
+        in_drain = _error("INTERNAL_ERROR", "outbox drain failed: MemoryError('memory allocation failed')",
+                          where="outbox drain")
+        refused = _error("CONNECTION_FAILED", "cannot connect to 10.0.0.1:8883: connection refused (ECONNREFUSED)",
+                         host="10.0.0.1", port=8883, reason="connection refused (ECONNREFUSED)")
+        task = asyncio.create_task(node.telemetry())
+        conn.emit("error", enomem)
+        conn.emit("error", in_connect)
+        for _ in range(5):
+            conn.emit("error", in_drain)
+            conn.emit("error", refused)
+        await node.on_connected()  # a link came up (offline here: nothing to announce)
+        conn.emit("error", enomem)
+        conn.emit("error", enomem)
+        await asyncio.sleep(0.2)  # several ticks
+        eq((task.done(), node.heap_fails), (False, 2))
+        seq = tel.seq
+        conn.emit("error", in_connect)  # the third in a row
+        e = None
+        try:
+            await asyncio.wait_for(task, 5)
+        except Crash as x:
+            e = x
+        assert e is not None and "3 attempts in a row failed for want of memory" in str(e), e
+        assert seq >= 2, seq  # readings were taken (queued) all along
+        await conn.close()
+
+
 async def test_online_retained_on_connect_offline_by_will_and_by_clean_shutdown():
     with Folder():
         cid = unique("av")

@@ -37,6 +37,21 @@ async def test_a_task_that_keeps_failing_escalates_to_crash():
     assert e is not None and "broken failed 3 times" in str(e), e
 
 
+async def test_a_task_that_raises_crash_itself_is_not_restarted():
+    runs = []
+
+    async def hopeless():
+        runs.append(1)
+        raise Crash("no heap for a connection")
+
+    e = None
+    try:
+        await asyncio.wait_for(supervise("hopeless", hopeless, lambda n, e: None), 5)
+    except Crash as x:
+        e = x
+    eq((str(e), len(runs)), ("no heap for a connection", 1))
+
+
 async def test_a_failing_report_does_not_stop_the_restart():
     runs = []
 

@@ -9,6 +9,11 @@
 #   fresh ones from RAM, older ones (queued offline, or from before a reboot) read back
 #   from the log a few at a time, with the event loop getting a turn during the scan.
 #   So a backlog is never overtaken by new writes, and a write allocates no task.
+# - When the pump has nothing left to hand over (`_behind` is False: it drained the
+#   outbox on this connection and nothing was queued since) and the window has room,
+#   a write hands its message to the client itself, right after the outbox put, in
+#   the same synchronous step: order is the same as through the pump, and the writer
+#   does not wait for the pump task to wake (each wake-up is a loop turn on a board).
 # - What comes back: PUBACK/PUBCOMP acks the outbox entry; a refusal (reason code)
 #   acks it and says publish-error; a message the link died on MAX_STRIKES times is
 #   parked (kept, listable, not sent) with publish-error; an acknowledgement timeout
@@ -56,6 +61,7 @@ class Delivery:
         self._waiting = {}         # outbox id -> (_Pending, data, props): written, not yet handed over
         self._refused = set()      # outbox ids this connection's broker refused (retried on the next one)
         self._kick = asyncio.Event()
+        self._behind = True        # pending messages may not all be with the client: writes go through the pump
         self._from_start = False
         self._task = None
 
@@ -94,6 +100,7 @@ class Delivery:
     def kick(self):
         """Go through the whole outbox again (a reconnect, messages re-queued)."""
         self._from_start = True
+        self._behind = True
         self._kick.set()
 
     # ---- write --------------------------------------------------------------------
@@ -113,8 +120,12 @@ class Delivery:
         p = _Pending(oid, topic, w.payload, qos, w.retain)
         if wait:
             p.done = asyncio.Event()
-        self._waiting[oid] = (p, w.packet)
-        self._kick.set()
+        if self._behind or conn.client.session.window() <= 0:
+            self._waiting[oid] = (p, w.packet)
+            self._behind = True
+            self._kick.set()
+        else:
+            self._give(conn.client, p, w.packet)  # nothing before it is left to hand over
         if not wait:
             return queued
         await p.done.wait()
@@ -151,6 +162,9 @@ class Delivery:
             self._finish_dropped(pending)
             ids = [i for i in pending if i > after and i not in self._sent and i not in self._refused]
             if not ids:
+                # everything is with the client (or refused here): writes may hand
+                # theirs over directly until something queues again
+                self._behind = False
                 return  # a write or a reconnect meanwhile has kicked again
             k = 0
             while k < len(ids) and conn.connected and not self._from_start:
@@ -201,10 +215,14 @@ class Delivery:
         await client.window_ready(p.qos)
         if self.conn.client is not client or not client.connected:
             return False  # the link (or the whole client) changed while we waited
+        self._give(client, p, packet)
+        return True
+
+    def _give(self, client, p, packet):
+        # The synchronous hand-over: no yield from here to the packet id's mapping.
         if not self.outbox.is_pending(p.oid):
-            self._finish(p, ConnectorError(OUTBOX_FULL, "dropped by the outbox policy before it was sent",
-                                           {"outboxId": p.oid, "topic": p.topic}))
-            return True
+            self._dropped(p)
+            return
         try:
             # synchronous: the packet id is mapped to its message before any yield, so
             # its acknowledgement can never arrive unannounced
@@ -214,17 +232,16 @@ class Delivery:
             # connection or broker, skip it on this one, and say so.
             self._refused.add(p.oid)
             self._error(p, e)
-            return True
+            return
         if pid is None:  # QoS 0 from the outbox: written, nothing more will come
             self.outbox.ack(p.oid)
             self._published(p, None)
-            return True
+            return
         p.pid = pid
         self._sent.add(p.oid)
         self._by_pid[pid] = p
         if p.qos == 2 and self.persist:
             self.outbox.set_inflight(p.oid, pid, 0)  # durable before the writer task can send it
-        return True
 
     # ---- what comes back ----------------------------------------------------------
     def on_published(self, pid, rc):
@@ -288,6 +305,7 @@ class Delivery:
                 p.result = "queued"
                 p.done.set()
         self._waiting = {}
+        self._behind = True  # what was waiting is still pending: the next connection's pump sends it
 
     def _finish_dropped(self, pending):
         # A write whose message the outbox policy dropped before it was sent must not wait.
@@ -295,6 +313,8 @@ class Delivery:
             return
         live = set(pending)
         for oid in [o for o in self._waiting if o not in live]:
-            p = self._waiting.pop(oid)[0]
-            self._finish(p, ConnectorError(OUTBOX_FULL, "dropped by the outbox policy before it was sent",
-                                           {"outboxId": oid, "topic": p.topic}))
+            self._dropped(self._waiting.pop(oid)[0])
+
+    def _dropped(self, p):
+        self._finish(p, ConnectorError(OUTBOX_FULL, "dropped by the outbox policy before it was sent",
+                                       {"outboxId": p.oid, "topic": p.topic}))

@@ -93,8 +93,8 @@ def bisect(a, x):
 
 def pack_ids(ids):
     b = bytearray(4 * len(ids))
-    for i, x in enumerate(ids):
-        pack_into("<I", b, 4 * i, x)
+    for i in range(len(ids)):  # (a range loop: no iterator on the frame, which stays on the C stack)
+        pack_into("<I", b, 4 * i, ids[i])
     return b
 
 
@@ -121,39 +121,49 @@ class Journal:
     # --- appends ------------------------------------------------------------------
     def append(self, kind, parts, flush, t=None):
         """Append a record under the outbox policy; seq, or 0 when refused."""
+        # (the rare work lives in helpers: a frame above MicroPython's 11 slots is a heap
+        # allocation, and this runs for every record, twice per connector write)
         log = self.log
         blen = 0
-        for p in parts:
-            blen += len(p)
-        if blen > log.max_body:
-            raise ConnectorError(PAYLOAD_TOO_LARGE, "record of %d bytes exceeds %d" % (blen, log.max_body),
-                                 {"size": blen, "max": log.max_body})
-        x = log.would_drop(blen)
-        if x:
-            p = self.pending
-            if p and p[0] <= x:
-                if self.policy == REFUSE_NEW:
-                    return 0
-                n = bisect(p, x + 1)
-                self.dropped += n
-                self.remove_at(0, n)
-            n = bisect(self.parked, x + 1)
-            if n:
-                self.dropped += n
-                for i in self.parked[:n]:
-                    self.inflight.pop(i, None)
-                del self.parked[:n]
+        for i in range(len(parts)):
+            blen += len(parts[i])
+        if log.would_drop(blen) or blen > log.max_body:
+            if not self._make_room(blen):
+                return 0
         seq = log.append(kind, parts, t, flush)
         if kind == K_PENDING or kind == K_OLD_PENDING:
             self.pending.append(seq)
             self.last_put = seq
-        elif kind == K_CLEAR:
-            self._add_tomb(str(bytes(parts[0]), "utf-8"), seq)
         elif kind == K_ACK:
             self.unsaved = []
+        elif kind == K_CLEAR:
+            self._add_tomb(str(bytes(parts[0]), "utf-8"), seq)
         if seq == log.active_first_seq and seq != log.oldest_seq and kind != K_STATE:
             self.checkpoint()  # a new segment (not the first): see the header
         return seq
+
+    def _make_room(self, blen):
+        # append's checks: the record fits a segment; the outbox policy when the append
+        # reclaims a segment holding pending or parked messages. False: refused.
+        log = self.log
+        if blen > log.max_body:
+            raise ConnectorError(PAYLOAD_TOO_LARGE, "record of %d bytes exceeds %d" % (blen, log.max_body),
+                                 {"size": blen, "max": log.max_body})
+        x = log.would_drop(blen)
+        p = self.pending
+        if p and p[0] <= x:
+            if self.policy == REFUSE_NEW:
+                return False
+            n = bisect(p, x + 1)
+            self.dropped += n
+            self.remove_at(0, n)
+        n = bisect(self.parked, x + 1)
+        if n:
+            self.dropped += n
+            for i in self.parked[:n]:
+                self.inflight.pop(i, None)
+            del self.parked[:n]
+        return True
 
     def checkpoint(self):
         """Append a K_STATE (flushed): persists unsaved acks, survives the next reclaim."""
@@ -181,17 +191,25 @@ class Journal:
         """Remove pending[i:i+n] (acked, dropped or parked)."""
         p = self.pending
         if self.inflight:
-            for x in p[i:i + n]:
-                self.inflight.pop(x, None)
+            self._forget(p[i:i + n])
         if i:
             self.ooo.extend(p[i:i + n])
         del p[i:i + n]
-        if not i:
-            if p:
-                lo = p[0]
-                self.ooo = [a for a in self.ooo if a > lo]
-            else:
-                self.ooo = []
+        if not i and self.ooo:
+            self._prune_ooo()
+
+    def _forget(self, ids):
+        for x in ids:
+            self.inflight.pop(x, None)
+
+    def _prune_ooo(self):
+        # (apart from remove_at, whose frame then stays on the C stack)
+        p = self.pending
+        if p:
+            lo = p[0]
+            self.ooo = [a for a in self.ooo if a > lo]
+        else:
+            self.ooo = []
 
     def remove(self, oid):
         """Take oid out of the pending or the parked list; False if it is in neither."""

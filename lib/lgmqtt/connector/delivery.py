@@ -10,10 +10,10 @@
 #   from the log a few at a time, with the event loop getting a turn during the scan.
 #   So a backlog is never overtaken by new writes, and a write allocates no task.
 # - When the pump has nothing left to hand over (`_behind` is False: it drained the
-#   outbox on this connection and nothing was queued since) and the window has room,
-#   a write hands its message to the client itself, right after the outbox put, in
-#   the same synchronous step: order is the same as through the pump, and the writer
-#   does not wait for the pump task to wake (each wake-up is a loop turn on a board).
+#   outbox on this connection and nothing was queued since), the window has room and
+#   no maxPending is set, a write hands its message to the client itself, right after
+#   the outbox put, in the same synchronous step: order is the same as through the
+#   pump, and the writer does not wait for the pump task to wake (a loop turn each).
 # - What comes back: PUBACK/PUBCOMP acks the outbox entry; a refusal (reason code)
 #   acks it and says publish-error; a message the link died on MAX_STRIKES times is
 #   parked (kept, listable, not sent) with publish-error; an acknowledgement timeout
@@ -120,12 +120,19 @@ class Delivery:
         p = _Pending(oid, topic, w.payload, qos, w.retain)
         if wait:
             p.done = asyncio.Event()
-        if self._behind or conn.client.session.window() <= 0:
+        # Through the pump when it has work queued, when the window is full, and with
+        # maxPending: there writes issued together all meet the capacity policy before
+        # any of them goes out (a message dropped before it is sent fails its write
+        # with OUTBOX_FULL; one already sent completes when it is acknowledged).
+        if self._behind or self.outbox.max_pending is not None or conn.client.session.window() <= 0:
             self._waiting[oid] = (p, w.packet)
             self._behind = True
             self._kick.set()
         else:
-            self._give(conn.client, p, w.packet)  # nothing before it is left to hand over
+            # nothing before it is left to hand over; the broker's limits were checked
+            # above with no yield since (it cannot refuse it), and the packet id is
+            # mapped before any yield (its acknowledgement cannot arrive unannounced)
+            self._handed(p, conn.client.publish_packet_nowait(w.packet))
         if not wait:
             return queued
         await p.done.wait()
@@ -215,14 +222,9 @@ class Delivery:
         await client.window_ready(p.qos)
         if self.conn.client is not client or not client.connected:
             return False  # the link (or the whole client) changed while we waited
-        self._give(client, p, packet)
-        return True
-
-    def _give(self, client, p, packet):
-        # The synchronous hand-over: no yield from here to the packet id's mapping.
         if not self.outbox.is_pending(p.oid):
             self._dropped(p)
-            return
+            return True
         try:
             # synchronous: the packet id is mapped to its message before any yield, so
             # its acknowledgement can never arrive unannounced
@@ -232,8 +234,13 @@ class Delivery:
             # connection or broker, skip it on this one, and say so.
             self._refused.add(p.oid)
             self._error(p, e)
-            return
-        if pid is None:  # QoS 0 from the outbox: written, nothing more will come
+            return True
+        self._handed(p, pid)
+        return True
+
+    def _handed(self, p, pid):
+        # p went to the client as packet id pid (None: QoS 0, written)
+        if pid is None:  # QoS 0 from the outbox: nothing more will come
             self.outbox.ack(p.oid)
             self._published(p, None)
             return
@@ -288,8 +295,10 @@ class Delivery:
         self._finish(p, e)
 
     def _published(self, p, pid):
-        self.conn.emit("message-published", {"topic": p.topic, "payload": p.payload, "qos": p.qos,
-                                             "retain": p.retain, "messageId": pid, "timestamp": self.conn.now()})
+        c = self.conn
+        if c.listened("message-published"):  # (no dict and timestamp per message for nobody)
+            c.emit("message-published", {"topic": p.topic, "payload": p.payload, "qos": p.qos, "retain": p.retain,
+                                         "messageId": pid, "timestamp": c.now()})
         self._finish(p, pid)
 
     def _finish(self, p, result):

@@ -52,7 +52,6 @@ class Connector:
         caps = self.doc["capabilities"]
         self.capabilities = [c for c in caps["enabled"] if c not in caps["disabled"]]
         self._handlers = {}
-        self._op = None  # the last operation executed: (capability, operation, handler)
         self.debug = False
         if store is None:
             from lgmqtt.store import check_config, open_store
@@ -109,10 +108,6 @@ class Connector:
     def now(self):
         return _now_iso()
 
-    def listened(self, event):
-        """True when a callback is registered for `event` (so its data is worth building)."""
-        return bool(self._handlers.get(event))
-
     def emit(self, event, data):
         for cb in list(self._handlers.get(event, ())):
             try:
@@ -145,11 +140,21 @@ class Connector:
 
     # ---- dispatch -----------------------------------------------------------------
     async def execute(self, capability, operation, params=None):
+        from lgmqtt.connector import ops
+
         if self.closed:
             raise ConnectorError(NOT_CONNECTED, "the connector is closed", {"state": "closed"})
-        m = self._op  # the last (capability, operation, handler): a node repeats the same write
-        handler = m[2] if m is not None and m[0] == capability and m[1] == operation else self._handler(capability,
-                                                                                                      operation)
+        if not isinstance(capability, str) or capability not in CAPABILITIES:
+            raise ConnectorError(CAPABILITY_DISABLED, "unknown capability %r" % capability,
+                                 {"capability": capability, "enabled": self.capabilities})
+        if capability not in self.capabilities:
+            raise ConnectorError(CAPABILITY_DISABLED, "capability %s is disabled" % capability,
+                                 {"capability": capability, "enabled": self.capabilities})
+        handler = ops.handler(capability, operation) if isinstance(operation, str) else None
+        if handler is None:
+            raise ConnectorError(INVALID_PARAMS, "%s has no operation %r" % (capability, operation),
+                                 {"capability": capability, "operation": operation,
+                                  "operations": [o for c, o in ops.HANDLERS if c == capability]})
         if params is not None and not isinstance(params, dict):
             raise ConnectorError(INVALID_PARAMS, "params must be an object", {"params": type(params).__name__})
         if self.debug:
@@ -165,25 +170,6 @@ class Connector:
                                  {"capability": capability, "operation": operation})
         except Exception as e:  # MemoryError on a board, or a bug: a code, never a crash of the caller
             raise internal("%s %s" % (capability, operation), e)
-
-    def _handler(self, capability, operation):
-        # The checks and the lookup (which may load the handler's module), done once
-        # for a repeated (capability, operation): capabilities are fixed at construction.
-        from lgmqtt.connector import ops
-
-        if not isinstance(capability, str) or capability not in CAPABILITIES:
-            raise ConnectorError(CAPABILITY_DISABLED, "unknown capability %r" % capability,
-                                 {"capability": capability, "enabled": self.capabilities})
-        if capability not in self.capabilities:
-            raise ConnectorError(CAPABILITY_DISABLED, "capability %s is disabled" % capability,
-                                 {"capability": capability, "enabled": self.capabilities})
-        handler = ops.handler(capability, operation) if isinstance(operation, str) else None
-        if handler is None:
-            raise ConnectorError(INVALID_PARAMS, "%s has no operation %r" % (capability, operation),
-                                 {"capability": capability, "operation": operation,
-                                  "operations": [o for c, o in ops.HANDLERS if c == capability]})
-        self._op = (capability, operation, handler)
-        return handler
 
     # ---- connection ---------------------------------------------------------------
     @property

@@ -296,7 +296,7 @@ class Delivery:
 
     def _published(self, p, pid):
         c = self.conn
-        if c.listened("message-published"):  # (no dict and timestamp per message for nobody)
+        if c._handlers.get("message-published"):  # (no dict and timestamp per message for nobody)
             c.emit("message-published", {"topic": p.topic, "payload": p.payload, "qos": p.qos, "retain": p.retain,
                                          "messageId": pid, "timestamp": c.now()})
         self._finish(p, pid)

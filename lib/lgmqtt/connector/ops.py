@@ -59,13 +59,10 @@ class Write:
             raise _bad_props(e)
         self.packet = p
         self.msg = Message.of_packet(v, p)
-        if len(p) > conn.cfg.get("maxPacketSize", 65536):
-            raise _too_large(topic, len(p), conn.cfg.get("maxPacketSize", 65536))
-
-
-def _too_large(topic, size, limit):
-    return ConnectorError(PAYLOAD_TOO_LARGE, "message of %d bytes exceeds maxPacketSize %d" % (size, limit),
-                          {"topic": topic, "size": size, "limit": limit})
+        limit = conn.cfg.get("maxPacketSize", 65536)
+        if len(p) > limit:
+            raise ConnectorError(PAYLOAD_TOO_LARGE, "message of %d bytes exceeds maxPacketSize %d" % (len(p), limit),
+                                 {"topic": topic, "size": len(p), "limit": limit})
 
 
 def _prepare(conn, m):

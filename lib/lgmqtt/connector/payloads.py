@@ -32,7 +32,11 @@ def encode(payload):
     if isinstance(payload, (bytes, bytearray, memoryview)):
         return bytes(payload), BINARY
     if isinstance(payload, str):
-        return _text(payload), TEXT
+        try:
+            return utf8(payload), TEXT
+        except ValueError:
+            raise ConnectorError(INVALID_PARAMS, "payload text is not valid Unicode (lone surrogate)",
+                                 {"param": "payload", "expected": "text encodable as UTF-8"})
     if isinstance(payload, (dict, list, int, float, bool)):
         # MicroPython's json.dumps writes anything (b'x' as "x", a set as {1, 2}): check
         # the value ourselves so both interpreters refuse the same payloads.
@@ -42,16 +46,6 @@ def encode(payload):
         return json.dumps(payload).encode(), JSON
     raise ConnectorError(INVALID_PARAMS, "payload must be a dict, list, str or bytes, not %s" % type(payload).__name__,
                          {"param": "payload", "expected": "dict, list, str or bytes"})
-
-
-def _text(payload):
-    # (its own function: a try block in encode() would take encode's frame past the
-    # 11 slots MicroPython keeps on the C stack, a heap allocation on every write)
-    try:
-        return utf8(payload)
-    except ValueError:
-        raise ConnectorError(INVALID_PARAMS, "payload text is not valid Unicode (lone surrogate)",
-                             {"param": "payload", "expected": "text encodable as UTF-8"})
 
 
 def _jsonable(v, depth):

@@ -121,49 +121,39 @@ class Journal:
     # --- appends ------------------------------------------------------------------
     def append(self, kind, parts, flush, t=None):
         """Append a record under the outbox policy; seq, or 0 when refused."""
-        # (the rare work lives in helpers: a frame above MicroPython's 11 slots is a heap
-        # allocation, and this runs for every record, twice per connector write)
         log = self.log
         blen = 0
-        for i in range(len(parts)):
-            blen += len(parts[i])
-        if log.would_drop(blen) or blen > log.max_body:
-            if not self._make_room(blen):
-                return 0
-        seq = log.append(kind, parts, t, flush)
-        if kind == K_PENDING or kind == K_OLD_PENDING:
-            self.pending.append(seq)
-            self.last_put = seq
-        elif kind == K_ACK:
-            self.unsaved = []
-        elif kind == K_CLEAR:
-            self._add_tomb(str(bytes(parts[0]), "utf-8"), seq)
-        if seq == log.active_first_seq and seq != log.oldest_seq and kind != K_STATE:
-            self.checkpoint()  # a new segment (not the first): see the header
-        return seq
-
-    def _make_room(self, blen):
-        # append's checks: the record fits a segment; the outbox policy when the append
-        # reclaims a segment holding pending or parked messages. False: refused.
-        log = self.log
+        for p in parts:
+            blen += len(p)
         if blen > log.max_body:
             raise ConnectorError(PAYLOAD_TOO_LARGE, "record of %d bytes exceeds %d" % (blen, log.max_body),
                                  {"size": blen, "max": log.max_body})
         x = log.would_drop(blen)
-        p = self.pending
-        if p and p[0] <= x:
-            if self.policy == REFUSE_NEW:
-                return False
-            n = bisect(p, x + 1)
-            self.dropped += n
-            self.remove_at(0, n)
-        n = bisect(self.parked, x + 1)
-        if n:
-            self.dropped += n
-            for i in self.parked[:n]:
-                self.inflight.pop(i, None)
-            del self.parked[:n]
-        return True
+        if x:
+            p = self.pending
+            if p and p[0] <= x:
+                if self.policy == REFUSE_NEW:
+                    return 0
+                n = bisect(p, x + 1)
+                self.dropped += n
+                self.remove_at(0, n)
+            n = bisect(self.parked, x + 1)
+            if n:
+                self.dropped += n
+                for i in self.parked[:n]:
+                    self.inflight.pop(i, None)
+                del self.parked[:n]
+        seq = log.append(kind, parts, t, flush)
+        if kind == K_PENDING or kind == K_OLD_PENDING:
+            self.pending.append(seq)
+            self.last_put = seq
+        elif kind == K_CLEAR:
+            self._add_tomb(str(bytes(parts[0]), "utf-8"), seq)
+        elif kind == K_ACK:
+            self.unsaved = []
+        if seq == log.active_first_seq and seq != log.oldest_seq and kind != K_STATE:
+            self.checkpoint()  # a new segment (not the first): see the header
+        return seq
 
     def checkpoint(self):
         """Append a K_STATE (flushed): persists unsaved acks, survives the next reclaim."""
@@ -189,27 +179,25 @@ class Journal:
     # --- outbox bookkeeping ---------------------------------------------------------
     def remove_at(self, i, n=1):
         """Remove pending[i:i+n] (acked, dropped or parked)."""
+        if i or self.inflight or self.ooo:
+            self._remove_at(i, n)
+        else:  # the oldest, in order (every ack of a serial writer): a frame on the C stack
+            del self.pending[:n]
+
+    def _remove_at(self, i, n):
         p = self.pending
         if self.inflight:
-            self._forget(p[i:i + n])
+            for x in p[i:i + n]:
+                self.inflight.pop(x, None)
         if i:
             self.ooo.extend(p[i:i + n])
         del p[i:i + n]
-        if not i and self.ooo:
-            self._prune_ooo()
-
-    def _forget(self, ids):
-        for x in ids:
-            self.inflight.pop(x, None)
-
-    def _prune_ooo(self):
-        # (apart from remove_at, whose frame then stays on the C stack)
-        p = self.pending
-        if p:
-            lo = p[0]
-            self.ooo = [a for a in self.ooo if a > lo]
-        else:
-            self.ooo = []
+        if not i:
+            if p:
+                lo = p[0]
+                self.ooo = [a for a in self.ooo if a > lo]
+            else:
+                self.ooo = []
 
     def remove(self, oid):
         """Take oid out of the pending or the parked list; False if it is in neither."""

@@ -9,6 +9,11 @@
 #   fresh ones from RAM, older ones (queued offline, or from before a reboot) read back
 #   from the log a few at a time, with the event loop getting a turn during the scan.
 #   So a backlog is never overtaken by new writes, and a write allocates no task.
+# - When the pump has nothing left to hand over (`_behind` is False: it drained the
+#   outbox on this connection and nothing was queued since), the window has room and
+#   no maxPending is set, a write hands its message to the client itself, right after
+#   the outbox put, in the same synchronous step: order is the same as through the
+#   pump, and the writer does not wait for the pump task to wake (a loop turn each).
 # - What comes back: PUBACK/PUBCOMP acks the outbox entry; a refusal (reason code)
 #   acks it and says publish-error; a message the link died on MAX_STRIKES times is
 #   parked (kept, listable, not sent) with publish-error; an acknowledgement timeout
@@ -56,6 +61,7 @@ class Delivery:
         self._waiting = {}         # outbox id -> (_Pending, data, props): written, not yet handed over
         self._refused = set()      # outbox ids this connection's broker refused (retried on the next one)
         self._kick = asyncio.Event()
+        self._behind = True        # pending messages may not all be with the client: writes go through the pump
         self._from_start = False
         self._task = None
 
@@ -94,6 +100,7 @@ class Delivery:
     def kick(self):
         """Go through the whole outbox again (a reconnect, messages re-queued)."""
         self._from_start = True
+        self._behind = True
         self._kick.set()
 
     # ---- write --------------------------------------------------------------------
@@ -113,8 +120,19 @@ class Delivery:
         p = _Pending(oid, topic, w.payload, qos, w.retain)
         if wait:
             p.done = asyncio.Event()
-        self._waiting[oid] = (p, w.packet)
-        self._kick.set()
+        # Through the pump when it has work queued, when the window is full, and with
+        # maxPending: there writes issued together all meet the capacity policy before
+        # any of them goes out (a message dropped before it is sent fails its write
+        # with OUTBOX_FULL; one already sent completes when it is acknowledged).
+        if self._behind or self.outbox.max_pending is not None or conn.client.session.window() <= 0:
+            self._waiting[oid] = (p, w.packet)
+            self._behind = True
+            self._kick.set()
+        else:
+            # nothing before it is left to hand over; the broker's limits were checked
+            # above with no yield since (it cannot refuse it), and the packet id is
+            # mapped before any yield (its acknowledgement cannot arrive unannounced)
+            self._handed(p, conn.client.publish_packet_nowait(w.packet))
         if not wait:
             return queued
         await p.done.wait()
@@ -151,6 +169,9 @@ class Delivery:
             self._finish_dropped(pending)
             ids = [i for i in pending if i > after and i not in self._sent and i not in self._refused]
             if not ids:
+                # everything is with the client (or refused here): writes may hand
+                # theirs over directly until something queues again
+                self._behind = False
                 return  # a write or a reconnect meanwhile has kicked again
             k = 0
             while k < len(ids) and conn.connected and not self._from_start:
@@ -202,8 +223,7 @@ class Delivery:
         if self.conn.client is not client or not client.connected:
             return False  # the link (or the whole client) changed while we waited
         if not self.outbox.is_pending(p.oid):
-            self._finish(p, ConnectorError(OUTBOX_FULL, "dropped by the outbox policy before it was sent",
-                                           {"outboxId": p.oid, "topic": p.topic}))
+            self._dropped(p)
             return True
         try:
             # synchronous: the packet id is mapped to its message before any yield, so
@@ -215,16 +235,20 @@ class Delivery:
             self._refused.add(p.oid)
             self._error(p, e)
             return True
-        if pid is None:  # QoS 0 from the outbox: written, nothing more will come
+        self._handed(p, pid)
+        return True
+
+    def _handed(self, p, pid):
+        # p went to the client as packet id pid (None: QoS 0, written)
+        if pid is None:  # QoS 0 from the outbox: nothing more will come
             self.outbox.ack(p.oid)
             self._published(p, None)
-            return True
+            return
         p.pid = pid
         self._sent.add(p.oid)
         self._by_pid[pid] = p
         if p.qos == 2 and self.persist:
             self.outbox.set_inflight(p.oid, pid, 0)  # durable before the writer task can send it
-        return True
 
     # ---- what comes back ----------------------------------------------------------
     def on_published(self, pid, rc):
@@ -271,8 +295,10 @@ class Delivery:
         self._finish(p, e)
 
     def _published(self, p, pid):
-        self.conn.emit("message-published", {"topic": p.topic, "payload": p.payload, "qos": p.qos,
-                                             "retain": p.retain, "messageId": pid, "timestamp": self.conn.now()})
+        c = self.conn
+        if c._handlers.get("message-published"):  # (no dict and timestamp per message for nobody)
+            c.emit("message-published", {"topic": p.topic, "payload": p.payload, "qos": p.qos, "retain": p.retain,
+                                         "messageId": pid, "timestamp": c.now()})
         self._finish(p, pid)
 
     def _finish(self, p, result):
@@ -288,6 +314,7 @@ class Delivery:
                 p.result = "queued"
                 p.done.set()
         self._waiting = {}
+        self._behind = True  # what was waiting is still pending: the next connection's pump sends it
 
     def _finish_dropped(self, pending):
         # A write whose message the outbox policy dropped before it was sent must not wait.
@@ -295,6 +322,8 @@ class Delivery:
             return
         live = set(pending)
         for oid in [o for o in self._waiting if o not in live]:
-            p = self._waiting.pop(oid)[0]
-            self._finish(p, ConnectorError(OUTBOX_FULL, "dropped by the outbox policy before it was sent",
-                                           {"outboxId": oid, "topic": p.topic}))
+            self._dropped(self._waiting.pop(oid)[0])
+
+    def _dropped(self, p):
+        self._finish(p, ConnectorError(OUTBOX_FULL, "dropped by the outbox policy before it was sent",
+                                       {"outboxId": p.oid, "topic": p.topic}))

@@ -47,17 +47,22 @@ class Write:
     bytes) and what the session sends. `payload` is the caller's, for the events."""
 
     def __init__(self, conn, topic, data, qos, retain, props, payload):
-        self.topic, self.qos, self.retain, self.payload = topic, qos, retain, payload
+        self.topic = topic
+        self.qos = qos
+        self.retain = retain
+        self.payload = payload
         v = conn.cfg["protocolVersion"]
-        # packet id 0: the session writes the one it assigns when it sends
-        self.packet = _check_props(lambda: encode_publish(v, topic, data, qos, retain, False, 0 if qos else None,
-                                                          props or None))
-        self.msg = Message.of_packet(v, self.packet)
+        try:
+            # packet id 0: the session writes the one it assigns when it sends
+            p = encode_publish(v, topic, data, qos, retain, False, 0 if qos else None, props or None)
+        except (ValueError, TypeError) as e:
+            raise _bad_props(e)
+        self.packet = p
+        self.msg = Message.of_packet(v, p)
         limit = conn.cfg.get("maxPacketSize", 65536)
-        if len(self.packet) > limit:
-            raise ConnectorError(PAYLOAD_TOO_LARGE, "message of %d bytes exceeds maxPacketSize %d"
-                                 % (len(self.packet), limit), {"topic": topic, "size": len(self.packet),
-                                                               "limit": limit})
+        if len(p) > limit:
+            raise ConnectorError(PAYLOAD_TOO_LARGE, "message of %d bytes exceeds maxPacketSize %d" % (len(p), limit),
+                                 {"topic": topic, "size": len(p), "limit": limit})
 
 
 def _prepare(conn, m):
@@ -71,6 +76,15 @@ def _prepare(conn, m):
     if not isinstance(retain, bool):
         raise _bad("retain", retain, "true or false")
     data, ctype = payloads.encode(m.get("payload"))
+    props = None
+    v5 = conn.cfg["protocolVersion"] == 5
+    if "properties" in m or (v5 and ctype and m.get("payload") is not None):
+        props = _props(m, data, ctype, v5)
+    return Write(conn, topic, data, qos, retain, props, m.get("payload"))
+
+
+def _props(m, data, ctype, v5):
+    """A write's MQTT 5 properties (wire form), or None on 3.1.1 (checked all the same)."""
     props = {}
     if "properties" in m:
         # checked on both versions (bad input is an error either way), sent only on 5.0
@@ -80,28 +94,33 @@ def _prepare(conn, m):
 
             if not utf8_ok(data, 0, len(data)):  # 5.0 3.3.2.3.2: then the payload MUST be UTF-8
                 raise _bad("properties.payloadFormatIndicator", 1, "0 for a payload that is not UTF-8")
-    if conn.cfg["protocolVersion"] == 5:
+    if v5:
         if ctype and _CONTENT_TYPE not in props and m.get("payload") is not None:
             props[_CONTENT_TYPE] = ctype
-    elif props:
+        return props
+    if props:
         from lgmqtt.mqtt.props import encode_props
 
-        _check_props(lambda: encode_props(props, _PUBLISH))
-        props = None
-    return Write(conn, topic, data, qos, retain, props, m.get("payload"))
+        try:
+            encode_props(props, _PUBLISH)
+        except (ValueError, TypeError) as e:
+            raise _bad_props(e)
+    return None
 
 
-def _check_props(encode):
-    try:
-        return encode()
-    except (ValueError, TypeError) as e:
-        raise ConnectorError(INVALID_PARAMS, "properties: %s" % e,
-                             {"param": "properties", "expected": "valid MQTT 5 property values"})
+def _bad_props(e):
+    return ConnectorError(INVALID_PARAMS, "properties: %s" % e,
+                          {"param": "properties", "expected": "valid MQTT 5 property values"})
 
 
-async def _publish_one(conn, w, wait=True):
+def _publish_one(conn, w, wait=True):
+    # -> the awaitable that publishes it (one coroutine per write, not two)
     if w.qos or (not conn.connected and conn.cfg.get("queueQoSZero")):
-        return await conn.delivery.send(w, wait)
+        return conn.delivery.send(w, wait)
+    return _publish_qos0(conn, w)
+
+
+async def _publish_qos0(conn, w):
     if not conn.connected:
         raise ConnectorError(NOT_CONNECTED, "not connected: QoS 0 messages are not queued (set queueQoSZero)",
                              {"topic": w.topic, "qos": 0})

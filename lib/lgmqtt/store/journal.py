@@ -93,8 +93,8 @@ def bisect(a, x):
 
 def pack_ids(ids):
     b = bytearray(4 * len(ids))
-    for i, x in enumerate(ids):
-        pack_into("<I", b, 4 * i, x)
+    for i in range(len(ids)):  # (a range loop: no iterator on the frame, which stays on the C stack)
+        pack_into("<I", b, 4 * i, ids[i])
     return b
 
 
@@ -179,6 +179,12 @@ class Journal:
     # --- outbox bookkeeping ---------------------------------------------------------
     def remove_at(self, i, n=1):
         """Remove pending[i:i+n] (acked, dropped or parked)."""
+        if i or self.inflight or self.ooo:
+            self._remove_at(i, n)
+        else:  # the oldest, in order (every ack of a serial writer): a frame on the C stack
+            del self.pending[:n]
+
+    def _remove_at(self, i, n):
         p = self.pending
         if self.inflight:
             for x in p[i:i + n]:

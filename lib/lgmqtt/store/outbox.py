@@ -82,6 +82,22 @@ class Outbox:
         """Keep a records.Message durably (flushed before this returns); its outbox id.
         The message was checked when it was made: only what the outbox decides is
         checked here (it fits a segment, the capacity policy)."""
+        # (the rare cases live in _make_room: this frame stays within MicroPython's
+        # 11 slots on the C stack, a larger one is a heap allocation per write)
+        j = self.journal
+        if msg.size() > self.log.max_body or self.max_pending is not None:
+            self._make_room(msg)
+        if j.unsaved:
+            j.save_acks(False)  # flushed with the put below
+        if t is None:
+            t = int(self.clock())
+        seq = j.append(K_PENDING, msg.parts(), True, t)
+        if not seq:
+            raise self._full("the log holds only unacknowledged messages")
+        return seq
+
+    def _make_room(self, msg):
+        # put_message's checks: the message fits a segment; maxPending's policy
         j = self.journal
         n = msg.size()
         if n > self.log.max_body:
@@ -89,7 +105,7 @@ class Outbox:
                                  "one log segment of %d bytes (config.history.size / config.history.segments, minus "
                                  "16): raise config.history.size or lower config.history.segments"
                                  % (n, self.log.max_body), {"size": n, "limit": self.log.max_body})
-        if self.max_pending is not None and len(j.pending) >= self.max_pending:
+        if len(j.pending) >= self.max_pending:
             if self.policy == REFUSE_NEW:
                 raise self._full("maxPending")
             n = len(j.pending) - self.max_pending + 1
@@ -97,12 +113,6 @@ class Outbox:
             j.dropped += n
             j.remove_at(0, n)
             j.append(K_DROP, (pack_ids(ids),), False)
-        if j.unsaved:
-            j.save_acks(False)  # flushed with the put below
-        seq = j.append(K_PENDING, msg.parts(), True, int(self.clock()) if t is None else t)
-        if not seq:
-            raise self._full("the log holds only unacknowledged messages")
-        return seq
 
     def ack(self, oid):
         j = self.journal

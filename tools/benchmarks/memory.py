@@ -57,6 +57,7 @@ PEER_OF = {"umqtt_simple": "umqtt", "umqtt_robust": "umqtt", "mqtt_as_v3": "mqtt
 FIGURES_N = 100  # publishes behind the after_publish figure
 RUN_TIMEOUT = 30  # a run starved of heap may stall (a task dead of MemoryError): a failure
 NODE_TIMEOUT = 10  # the firmware publishes its 20 messages in about a second
+RESTART_WAIT = 45  # s for the node to publish again after its broker restarted
 
 
 def say(msg):
@@ -189,6 +190,63 @@ class Runner:
         self.log.write("node %s n=%d heap=%s ok=%s %.1fs %s\n" % (origin, n, heap, ok, time.monotonic() - t0,
                                                                  (bad or [""])[0].strip()))
         return ok
+
+    def restart(self, origin, heap):
+        """The node (TLS_ORIGIN) publishing, its broker restarted: how it came back in this
+        heap -- "direct", "after N resets" (lgnode resets the board when connections fail
+        for want of heap; the unix board's reset is exit status 75, and the board boots
+        again), "safe mode" (a boot loop: too little heap even after a reset) or "not
+        back" within RESTART_WAIT s."""
+        exe, path = self.builds[origin]
+        broker = self.tls[0] if origin == TLS_ORIGIN else self.broker
+        fs = self._fs(origin, interval_ms=500)
+        src = os.path.join(ROOT, "firmware", "main.py")
+        shutil.copy(src, os.path.join(fs, "main.py"))
+        lines = []
+        procs = []
+
+        def boot():
+            p = mpy.popen(os.path.join(TOOLS, "lghost", "frozen_boot.py"), heap=heap, path=[], lib=False,
+                          binary=exe, cwd=fs, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            threading.Thread(target=lambda: lines.extend(p.stdout), daemon=True).start()
+            procs.append(p)
+
+        def published():
+            return sum(1 for x in list(lines) if x.startswith("published seq="))
+
+        def until(what, secs):
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < secs and not what():
+                time.sleep(0.1)
+            return what()
+
+        resets = 0
+        try:
+            boot()
+            if not until(lambda: published() >= 3, 30):
+                return "did not start"
+            broker.stop()
+            time.sleep(1)
+            broker.start()
+            n0 = published()
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < RESTART_WAIT:
+                if until(lambda: procs[-1].poll() is not None or published() >= n0 + 3, 1):
+                    if procs[-1].poll() is None:
+                        return "direct" if not resets else "after %d reset%s" % (resets, "s" * (resets > 1))
+                    if procs[-1].returncode != 75:
+                        if any(x.startswith("safe-mode") for x in lines):  # a boot loop, by design
+                            return "safe mode after %d resets" % resets
+                        return "exited %d" % procs[-1].returncode
+                    resets += 1
+                    boot()
+            return "not back in %d s" % RESTART_WAIT
+        finally:
+            for p in procs:
+                mpy.stop(p)
+            shutil.rmtree(fs, ignore_errors=True)
+            self.log.write("restart %s heap=%s resets=%d\n%s\n" % (origin, heap, resets, "".join(
+                x for x in lines if not x.startswith(("published", "queued")))[-2000:]))
 
     def smallest_heap(self, case, origin, n):
         """Smallest -X heapsize in KiB that runs the case (bisection between a heap that
@@ -362,6 +420,7 @@ def main(argv=None):
 
     broker = Broker(options=["set_tcp_nodelay true"]).start()
     results = []
+    restarts = []
     try:
         r = Runner(broker, builds, tls)
         for case, label, n in CASES:
@@ -371,6 +430,10 @@ def main(argv=None):
                 say("bench: %s (%s)" % (label, origin))
                 figs = r.figures(case, origin)
                 results.append((label, origin, figs, n, r.smallest_heap(case, origin, n)))
+                if origin == TLS_ORIGIN and results[-1][4]:
+                    say("bench: %s (%s), broker restarts" % (label, origin))
+                    restarts = [(k, r.restart(origin, "%dk" % k)) for k in
+                                (results[-1][4] + d for d in (0, 8, 16, 32))]
         modules = []
         if not args.no_modules:
             say("bench: per-module import cost")
@@ -401,6 +464,11 @@ def main(argv=None):
     print(table(rows, ["case", "code", "after import", "connected", "after 100 QoS 1", "smallest heap"],
                 "<<>>>>"))
     print(targets(results))
+    if restarts:
+        print("\nThe firmware over TLS (TLS buffers in the heap), its broker restarted while it publishes: how it"
+              " came back,\nby -X heapsize (lgnode resets the board after 3 connection attempts in a row that fail"
+              " for want of heap)\n")
+        print(table([["%d KiB" % k, how] for k, how in restarts], ["heap", "back online"], "><"))
     if modules:
         print("\nImport cost per lgmqtt module, bytes of heap: own = with its lgmqtt imports already loaded;"
               "\nalone = in a fresh process, with everything it pulls in (asyncio already loaded in both)\n")

@@ -123,6 +123,10 @@ def firmware_fs(broker, interval_ms=None, certs=None):
     return fs
 
 
+def _published(lines):
+    return sum(1 for x in list(lines) if x.startswith("published seq="))
+
+
 class Runner:
     def __init__(self, broker, builds, tls=None):
         self.broker = broker
@@ -164,32 +168,36 @@ class Runner:
         True once it has published n telemetry messages without a traceback. The
         harness's own steps give the figures, but the smallest heap is the firmware's:
         how objects happen to lie in the heap moves that figure by several KiB."""
-        exe, path = self.builds[origin]
         fs = self._fs(origin, interval_ms=50)
-        script = os.path.join(ROOT, "firmware", "main.py")
-        if origin != "mpy":  # main.py on the board fs, lgmqtt and boards from the firmware
-            shutil.copy(script, os.path.join(fs, "main.py"))
-            script = os.path.join(TOOLS, "lghost", "frozen_boot.py")
         t0 = time.monotonic()
-        p = mpy.popen(script, heap=heap, path=path[1:], lib=False, binary=exe, cwd=fs,  # path[0]: the harness
-                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines = []
-        reader = threading.Thread(target=lambda: lines.extend(p.stdout), daemon=True)
-        reader.start()
+        p = self._boot(origin, heap, fs, lines)
         try:
             while time.monotonic() - t0 < NODE_TIMEOUT and p.poll() is None:
-                if sum(1 for x in list(lines) if x.startswith("published seq=")) >= n:
+                if _published(lines) >= n:
                     break
                 time.sleep(0.02)
         finally:
             mpy.stop(p)
-            reader.join(5)
             shutil.rmtree(fs, ignore_errors=True)
         bad = [x for x in lines if "Traceback" in x or "Error" in x or x.startswith("error ")]
-        ok = not bad and sum(1 for x in lines if x.startswith("published seq=")) >= n
+        ok = not bad and _published(lines) >= n
         self.log.write("node %s n=%d heap=%s ok=%s %.1fs %s\n" % (origin, n, heap, ok, time.monotonic() - t0,
                                                                  (bad or [""])[0].strip()))
         return ok
+
+    def _boot(self, origin, heap, fs, lines):
+        """Start firmware/main.py on the board folder fs (frozen builds: main.py copied
+        there, lgmqtt and boards from the firmware); its console lines go to `lines`."""
+        exe, path = self.builds[origin]
+        script = os.path.join(ROOT, "firmware", "main.py")
+        if origin != "mpy":
+            shutil.copy(script, os.path.join(fs, "main.py"))
+            script = os.path.join(TOOLS, "lghost", "frozen_boot.py")
+        p = mpy.popen(script, heap=heap, path=path[1:], lib=False, binary=exe, cwd=fs,  # path[0]: the harness
+                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        threading.Thread(target=lambda: lines.extend(p.stdout), daemon=True).start()
+        return p
 
     def restart(self, origin, heap):
         """The node (TLS_ORIGIN) publishing, its broker restarted: how it came back in this
@@ -197,22 +205,13 @@ class Runner:
         for want of heap; the unix board's reset is exit status 75, and the board boots
         again), "safe mode" (a boot loop: too little heap even after a reset) or "not
         back" within RESTART_WAIT s."""
-        exe, path = self.builds[origin]
         broker = self.tls[0] if origin == TLS_ORIGIN else self.broker
         fs = self._fs(origin, interval_ms=500)
-        src = os.path.join(ROOT, "firmware", "main.py")
-        shutil.copy(src, os.path.join(fs, "main.py"))
         lines = []
         procs = []
 
         def boot():
-            p = mpy.popen(os.path.join(TOOLS, "lghost", "frozen_boot.py"), heap=heap, path=[], lib=False,
-                          binary=exe, cwd=fs, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            threading.Thread(target=lambda: lines.extend(p.stdout), daemon=True).start()
-            procs.append(p)
-
-        def published():
-            return sum(1 for x in list(lines) if x.startswith("published seq="))
+            procs.append(self._boot(origin, heap, fs, lines))
 
         def until(what, secs):
             t0 = time.monotonic()
@@ -223,15 +222,15 @@ class Runner:
         resets = 0
         try:
             boot()
-            if not until(lambda: published() >= 3, 30):
+            if not until(lambda: _published(lines) >= 3, 30):
                 return "did not start"
             broker.stop()
             time.sleep(1)
             broker.start()
-            n0 = published()
+            n0 = _published(lines)
             t0 = time.monotonic()
             while time.monotonic() - t0 < RESTART_WAIT:
-                if until(lambda: procs[-1].poll() is not None or published() >= n0 + 3, 1):
+                if until(lambda: procs[-1].poll() is not None or _published(lines) >= n0 + 3, 1):
                     if procs[-1].poll() is None:
                         return "direct" if not resets else "after %d reset%s" % (resets, "s" * (resets > 1))
                     if procs[-1].returncode != 75:

@@ -277,3 +277,14 @@ def test_a_parked_message_never_blocks_the_log():
         ob.ack(ob.put("o/%d" % i, b"y" * 100, 1))
     eq(ob.parked_ids(), [])
     eq(ob.stats()["dropped"], 1)
+
+
+def test_pending_page_is_a_window_of_the_pending_ids_after_a_cursor():
+    h, ob = _open(RamStorage(4096), 4096)
+    ids = [ob.put("t/%d" % i, b"x", 1) for i in range(12)]
+    ob.ack(ids[3])
+    rest = [i for i in ids if i != ids[3]]
+    eq(ob.pending_page(0, 5), rest[:5])
+    eq(ob.pending_page(ids[2], 3), rest[3:6])  # from the first id after the cursor, acked ones skipped
+    eq(ob.pending_page(ids[-1], 8), [])
+    eq(ob.pending_page(ids[-3], 8), ids[-2:])

@@ -24,11 +24,13 @@
 #   the flow resumes (PUBLISH with DUP, or PUBREL) instead of publishing it again.
 import asyncio
 
+from lgmqtt.compat import const
 from lgmqtt.net import client as C
 from lgmqtt.connector import payloads
 from lgmqtt.errors import ConnectorError, OUTBOX_FULL, TIMEOUT, internal
 
-_PAGE_BYTES = 4096  # at most about this much backlog payload is read into RAM at once
+_PAGE = const(8)  # backlog messages read from the log in one scan
+_PAGE_BYTES = const(4096)  # ... and at most about this much of their payload
 
 
 class _Pending:
@@ -63,6 +65,7 @@ class Delivery:
         self._kick = asyncio.Event()
         self._behind = True        # pending messages may not all be with the client: writes go through the pump
         self._from_start = False
+        self._lean = False         # a drain ran out of heap: read the backlog one record at a time
         self._task = None
 
     # ---- lifecycle ----------------------------------------------------------------
@@ -151,6 +154,8 @@ class Delivery:
                 await self._drain()
             except Exception as e:  # MemoryError included: report it, the next kick retries
                 self.release()  # no caller keeps waiting (nothing to allocate)
+                if isinstance(e, MemoryError):
+                    self._lean = True
                 try:
                     err = e if isinstance(e, ConnectorError) else internal("outbox drain", e)
                     self.conn.emit("error", {"error": err.error, "message": err.message, "timestamp": self.conn.now()})
@@ -159,51 +164,65 @@ class Delivery:
                 await asyncio.sleep(0.1)
 
     async def _drain(self):
+        # A cursor over the outbox, a page of ids at a time: what a pass allocates does
+        # not grow with the backlog (a copy of every pending id per pass could not be
+        # allocated in a tight heap once a few hundred were queued offline, and then the
+        # backlog never drained).
         conn = self.conn
         after = 0
         while conn.connected:
             if self._from_start:
                 self._from_start = False
                 after = 0
-            pending = self.outbox.pending_ids()
-            self._finish_dropped(pending)
-            ids = [i for i in pending if i > after and i not in self._sent and i not in self._refused]
-            if not ids:
+            self._finish_dropped()
+            page = self._next_page(after)
+            if not page:
                 # everything is with the client (or refused here): writes may hand
                 # theirs over directly until something queues again
                 self._behind = False
+                self._lean = False
                 return  # a write or a reconnect meanwhile has kicked again
-            k = 0
-            while k < len(ids) and conn.connected and not self._from_start:
-                # the next few backlog records, read in one paced scan
-                page = [i for i in ids[k:k + 8] if i not in self._waiting]
-                rows = {}
-                if page:
-                    for m in await paced(self.outbox.records_steps(page, _PAGE_BYTES)):
-                        rows[m.id] = m
-                last = max(rows) if rows else 0
-                for oid in ids[k:k + 8]:
-                    if not conn.connected or self._from_start:
-                        break
-                    w = self._waiting.get(oid)
-                    if w is None:
-                        m = rows.get(oid)
-                        if m is None:
-                            if oid > last and rows:
-                                break  # the page stopped at its byte budget: read on from here
-                            k += 1
-                            after = oid
-                            continue  # acknowledged or dropped meanwhile
-                        topic = m.topic()
-                        if conn.debug:
-                            conn._debug("outbox resend", outboxId=oid, topic=topic)
-                        w = (_Pending(oid, topic, payloads.decode(m.payload()), m.qos, m.retain),
-                             self._packet(m, conn.client.session.version))
-                    k += 1
-                    after = oid
-                    # stays in _waiting (reachable by release()) until handed over
-                    if await self._hand_over(*w):
-                        self._waiting.pop(oid, None)
+            # the page's backlog records, read in one paced scan (after a MemoryError:
+            # one record at a time, the smallest allocation that can still make progress)
+            read = [i for i in page if i not in self._waiting]
+            rows = {}
+            if read:
+                for m in await paced(self.outbox.records_steps(read, 1 if self._lean else _PAGE_BYTES)):
+                    rows[m.id] = m
+            last = max(rows) if rows else 0
+            for oid in page:
+                if not conn.connected or self._from_start:
+                    break
+                w = self._waiting.get(oid)
+                if w is None:
+                    m = rows.get(oid)
+                    if m is None:
+                        if oid > last and rows:
+                            break  # the scan stopped at its byte budget: the next page starts here
+                        after = oid
+                        continue  # acknowledged or dropped meanwhile
+                    topic = m.topic()
+                    if conn.debug:
+                        conn._debug("outbox resend", outboxId=oid, topic=topic)
+                    w = (_Pending(oid, topic, payloads.decode(m.payload()), m.qos, m.retain),
+                         self._packet(m, conn.client.session.version))
+                after = oid
+                # stays in _waiting (reachable by release()) until handed over
+                if await self._hand_over(*w):
+                    self._waiting.pop(oid, None)
+
+    def _next_page(self, after):
+        # Up to _PAGE pending ids after `after` that are neither with the client nor
+        # refused on this connection (oldest first).
+        ob = self.outbox
+        while True:
+            page = ob.pending_page(after, _PAGE)
+            if not page:
+                return page
+            ids = [i for i in page if i not in self._sent and i not in self._refused]
+            if ids:
+                return ids
+            after = page[-1]
 
     def _packet(self, m, version):
         """The PUBLISH of a stored Message for a session of `version`: its own bytes, or,
@@ -316,12 +335,11 @@ class Delivery:
         self._waiting = {}
         self._behind = True  # what was waiting is still pending: the next connection's pump sends it
 
-    def _finish_dropped(self, pending):
+    def _finish_dropped(self):
         # A write whose message the outbox policy dropped before it was sent must not wait.
         if not self._waiting:
             return
-        live = set(pending)
-        for oid in [o for o in self._waiting if o not in live]:
+        for oid in [o for o in self._waiting if not self.outbox.is_pending(o)]:
             self._dropped(self._waiting.pop(oid)[0])
 
     def _dropped(self, p):

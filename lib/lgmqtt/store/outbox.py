@@ -170,6 +170,12 @@ class Outbox:
     def pending_ids(self):
         return list(self.journal.pending)
 
+    def pending_page(self, after, n):
+        """Up to n pending ids > after, ascending (a page: no copy of the whole list)."""
+        p = self.journal.pending
+        i = bisect(p, after + 1)
+        return p[i:i + n]
+
     def pending(self, after=0, limit=None):
         """The pending messages with ids > after (records.Message, oldest first)."""
         p = self.journal.pending

@@ -4,6 +4,7 @@ from check import eq, raises
 from fakebroker import FakeBroker, connected, kinds
 import mqttcodec as codec
 from lgmqtt.mqtt import session as S
+from lgmqtt.compat import MICROPYTHON
 from lgmqtt.errors import ConnectorError, TOPIC_ERROR
 
 
@@ -218,3 +219,36 @@ def test_restore_resumes_qos2_with_pubrel_or_dup_publish():
     eq(out[:2], [(codec.PUBLISH, 41, True), (codec.PUBREL, 42, False)])
     e = raises(ConnectorError, s.restore, 50, 2, 0, pkt)
     eq(e.error, "PROTOCOL_ERROR")  # only while disconnected
+
+
+def _take_without_heap(s):
+    # take_outbound() while no allocation can succeed (MicroPython's heap lock): what
+    # a fragmented heap does to the one buffer that joins the queued packets. CPython
+    # has no such lock: there the take joins as usual.
+    try:
+        import micropython
+
+        micropython.heap_lock()
+    except (ImportError, AttributeError):
+        return s.take_outbound()
+    try:
+        data = s.take_outbound()
+    finally:
+        micropython.heap_unlock()
+    return data
+
+
+def test_no_heap_to_join_the_queued_packets_sends_them_one_by_one_and_loses_none():
+    s, b = connected()
+    pids = [s.publish("t", b"m%d" % i, 1) for i in range(3)]
+    size = s.outbound_size
+    first = _take_without_heap(s)
+    b.decoder.feed(first)
+    got = [b.decoder.next_packet()]
+    # MicroPython: the oldest packet alone, the others stay queued (and counted)
+    eq(s.outbound_size, size - len(first) if MICROPYTHON else 0)
+    eq(len(first) < size, MICROPYTHON)
+    got.extend(b.take(s))  # the rest (on CPython: already fed, still in the decoder)
+    eq([p.pid for p in got], pids)
+    eq([bytes(p.payload) for p in got], [b"m0", b"m1", b"m2"])
+    eq((s.outbound_size, s.take_outbound()), (0, b""))

@@ -192,13 +192,27 @@ class Session:
         return w - self._sent_in_window
 
     def take_outbound(self):
-        """All bytes queued for the broker, as one object for one write (b"" if none)."""
+        """The bytes queued for the broker, as one object for one write (b"" if none):
+        all of them, or the oldest packet alone when the heap has no room to join them
+        (outbound_size is then still > 0)."""
         out = self._out
         if not out:
             return b""
-        self._out = []
+        if len(out) == 1:
+            data = out[0]
+        else:
+            try:
+                data = b"".join(out)
+            except MemoryError:
+                # no room for one buffer of it all (a fragmented heap): one packet now,
+                # the rest stays queued for the next take. Nothing queued is lost, and
+                # the link does not die of an allocation it did not need.
+                data = out.pop(0)
+                self.outbound_size -= len(data)
+                return data
+        out.clear()  # (no new list: that could fail too, after the join)
         self.outbound_size = 0
-        return out[0] if len(out) == 1 else b"".join(out)
+        return data
 
     def _send(self, data, now_ms):
         self._out.append(data)

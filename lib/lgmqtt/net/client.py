@@ -313,13 +313,18 @@ class Client:
         st = self._stream
         if st is None:
             return
-        data = self.session.take_outbound()
+        s = self.session
+        data = s.take_outbound()
         if not data and not st.pending():  # (pending: left by _write_now)
             return
         try:
-            if data:
-                st.write(data)
-            await st.drain()
+            while True:
+                if data:
+                    st.write(data)
+                await st.drain()
+                if not s.outbound_size or self._stream is not st:
+                    break
+                data = s.take_outbound()  # queued meanwhile, or left by a take that could not join
         except (OSError, ConnectorError) as e:
             await self._drop_link("write failed: %s" % e)
 

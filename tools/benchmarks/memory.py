@@ -13,7 +13,10 @@ publishes, and the smallest -X heapsize that runs, for
 
 each from .mpy files (compiled with the mpy-cross built from the same source) on the
 plain build and frozen into a firmware build, against a local Mosquitto; then the heap
-cost of importing each lgmqtt module (modules found by walking lib/lgmqtt). The peers
+cost of importing each lgmqtt module (modules found by walking lib/lgmqtt). The firmware
+also runs over TLS on a frozen build whose TLS buffers are heap (as the Pico W's): its
+smallest heap, how it comes back from a broker restart, and whether it drains a backlog
+queued during an outage, at a few heaps above the smallest. The peers
 are extracted into build/bench/ at run time; none of them is committed.
 
     tools/bench memory [--cases firmware,client,...] [--no-modules] [--no-peers]
@@ -58,6 +61,8 @@ FIGURES_N = 100  # publishes behind the after_publish figure
 RUN_TIMEOUT = 30  # a run starved of heap may stall (a task dead of MemoryError): a failure
 NODE_TIMEOUT = 10  # the firmware publishes its 20 messages in about a second
 RESTART_WAIT = 45  # s for the node to publish again after its broker restarted
+OUTAGE = 15  # s the broker is away in the backlog runs (the node queues 20 readings/s meanwhile)
+DRAIN_WAIT = 30  # s for the node to drain that backlog once the broker is back
 
 
 def say(msg):
@@ -247,6 +252,38 @@ class Runner:
             self.log.write("restart %s heap=%s resets=%d\n%s\n" % (origin, heap, resets, "".join(
                 x for x in lines if not x.startswith(("published", "queued")))[-2000:]))
 
+    def backlog(self, origin, heap):
+        """The node (TLS_ORIGIN) booted while its broker is away for OUTAGE s, queuing a
+        reading every 50 ms; then the broker comes back: (queued, published within
+        DRAIN_WAIT s, drained: every queued reading published)."""
+        broker = self.tls[0] if origin == TLS_ORIGIN else self.broker
+        fs = self._fs(origin, interval_ms=50)
+        lines = []
+        broker.stop()
+        p = None
+        try:
+            p = self._boot(origin, heap, fs, lines)
+            time.sleep(OUTAGE)
+            queued = sum(1 for x in list(lines) if x.startswith("queued seq="))
+            broker.start()
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < DRAIN_WAIT and p.poll() is None:
+                seqs = set(int(x.split()[1][4:]) for x in list(lines) if x.startswith("published seq="))
+                if queued and all(k in seqs for k in range(1, queued + 1)):
+                    break
+                time.sleep(0.2)
+            seqs = set(int(x.split()[1][4:]) for x in list(lines) if x.startswith("published seq="))
+            return queued, sum(1 for k in range(1, queued + 1) if k in seqs), queued > 0 and all(
+                k in seqs for k in range(1, queued + 1))
+        finally:
+            if p is not None:
+                mpy.stop(p)
+            if broker.proc is None:
+                broker.start()
+            shutil.rmtree(fs, ignore_errors=True)
+            self.log.write("backlog %s heap=%s\n%s\n" % (origin, heap, "".join(
+                x for x in lines if not x.startswith(("published", "queued")))[-2000:]))
+
     def smallest_heap(self, case, origin, n):
         """Smallest -X heapsize in KiB that runs the case (bisection between a heap that
         fails and one that works)."""
@@ -420,6 +457,7 @@ def main(argv=None):
     broker = Broker(options=["set_tcp_nodelay true"]).start()
     results = []
     restarts = []
+    backlogs = []
     try:
         r = Runner(broker, builds, tls)
         for case, label, n in CASES:
@@ -433,6 +471,9 @@ def main(argv=None):
                     say("bench: %s (%s), broker restarts" % (label, origin))
                     restarts = [(k, r.restart(origin, "%dk" % k)) for k in
                                 (results[-1][4] + d for d in (0, 8, 16, 32))]
+                    say("bench: %s (%s), a backlog after an outage" % (label, origin))
+                    backlogs = [(k,) + r.backlog(origin, "%dk" % k) for k in
+                                (results[-1][4] + d for d in (0, 4, 8, 16, 32))]
         modules = []
         if not args.no_modules:
             say("bench: per-module import cost")
@@ -468,6 +509,12 @@ def main(argv=None):
               " came back,\nby -X heapsize (lgnode resets the board after 3 connection attempts in a row that fail"
               " for want of heap)\n")
         print(table([["%d KiB" % k, how] for k, how in restarts], ["heap", "back online"], "><"))
+    if backlogs:
+        print("\nThe firmware over TLS (TLS buffers in the heap) booted while its broker is away for %d s (a reading"
+              " queued\nevery 50 ms), then the broker back: the backlog drained within %d s? By -X heapsize\n"
+              % (OUTAGE, DRAIN_WAIT))
+        print(table([["%d KiB" % k, str(q), str(n), "yes" if ok else "no"] for k, q, n, ok in backlogs],
+                    ["heap", "queued offline", "of them published", "drained"], ">>>>"))
     if modules:
         print("\nImport cost per lgmqtt module, bytes of heap: own = with its lgmqtt imports already loaded;"
               "\nalone = in a fresh process, with everything it pulls in (asyncio already loaded in both)\n")

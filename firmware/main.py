@@ -63,6 +63,9 @@ async def main(doc, board, log):
     except ConnectorError as e:
         print("error %s %s" % (e.error, e.message))
         return  # a wrong config.json: nothing to restart until it is fixed
+    # The connector and the node keep validated copies: the parsed config.json (~3 KB)
+    # goes before the link's buffers come (run() has let go of it already).
+    doc = None
     gc.collect()
     await node(conn, board, dev, log, T0)
 
@@ -121,7 +124,9 @@ def run():
         cause = getattr(board, "reset_cause", lambda: None)()
         if cause == "watchdog":  # the last boot hung until the watchdog reset it
             log.record("watchdog reset")
-        asyncio.run(main(doc, board, log))
+        node = main(doc, board, log)
+        del doc  # main() alone holds it now, and lets it go once the connector is built
+        asyncio.run(node)
     except Exception as e:  # noqa: B902 - MemoryError at construction, a task that kept failing...
         gc.collect()
         _reset(board, log, repr(e)[:120])

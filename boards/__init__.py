@@ -1,6 +1,7 @@
 # Per-board hardware profiles. Each module defines `Board(device_config)` with:
 #   name                      board name
 #   async network_up(timeout_ms) -> True/False   bring up Wi-Fi (bounded, yields)
+#   has_network                False on a board without a radio (no offline reset there)
 #   read_sensor() -> dict      one reading of the board's own sensors (tests, tools)
 #   internal_temperature()     degC of the chip's own sensor (lgnode's "internal" sensor)
 #   i2c(bus) or None           bus {id, scl, sda, freq} -> a machine.I2C-like object

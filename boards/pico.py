@@ -20,6 +20,7 @@ class Board:
     name = "pico"
     fs_root = "/"
     led_pin = 25  # the plain Pico's LED is GPIO 25 (on the W that pin is the radio's SPI select)
+    has_network = False  # offline by design: device.offlineRebootS does not apply
 
     def __init__(self, device_config):
         self._cfg = device_config

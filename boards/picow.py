@@ -7,6 +7,7 @@ from boards.pico import Board as _Pico
 class Board(_Pico):
     name = "picow"
     led_pin = "LED"
+    has_network = True
 
     async def network_up(self, timeout_ms=15000):
         from boards._wifi import connect_sta, sync_clock

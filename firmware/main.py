@@ -15,7 +15,7 @@
 #   flushed sent=N pending=P report_ms=T            (deep sleep: the report's session ended)
 #   sleep ms=N awake_ms=T                           (deep sleep: going to sleep)
 #   crash task=NAME error            (a task failed; it is started again after a back-off)
-#   reset reason=...                 (failures that restarting a task cannot cure, or a reboot command)
+#   reset reason=...                 (failures that restarting a task cannot cure, a reboot command, offline too long)
 #   safe-mode crashes=N reason=...   (boot loop: nothing started, console and deploy stay reachable)
 #
 # It never ends by itself: whatever is raised is reported; a task that fails is started

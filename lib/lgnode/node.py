@@ -33,6 +33,12 @@ class Node:
         self._again = False
         self.announced = 0
         self.heap_fails = 0  # connection attempts in a row that failed for want of heap
+        # No broker connection for this long resets the board: what keeps a node offline
+        # that a reset cures (a heap too fragmented for a handshake, a wedged radio or
+        # TLS stack) cannot keep it offline for good. The outbox is in flash: nothing is
+        # lost, and the reset is not a crash (no step towards safe mode).
+        self.reboot_after_ms = dev.get("offlineRebootS", 0) * 1000 if getattr(board, "has_network", True) else 0
+        self.down_since = ticks_ms()  # None while connected (boot counts as down)
 
     # ---- commands (lgnode.commands) ---------------------------------------------
     def set_interval(self, ms):
@@ -81,6 +87,11 @@ class Node:
 
                 raise Crash("no heap for a connection: %d attempts in a row failed for want of memory"
                             % self.heap_fails)
+            if self.offline_too_long():
+                print("reset reason=offline for %d s" % (ticks_diff(ticks_ms(), self.down_since) // 1000))
+                await self.conn.close()  # the outbox and history synced to flash
+                self.board.reset()
+                return  # (a board that does not reset: the caller starts this loop again)
             if self.led is None:
                 board.led(True)
             await self.tel.tick()
@@ -93,6 +104,16 @@ class Node:
                 await asyncio.wait_for(self._wake.wait(), self.interval_ms / 1000)
             except asyncio.TimeoutError:
                 pass
+
+    def offline_too_long(self):
+        # looked at once per reading: a link down from one reading to the next counts
+        # from the first reading that found it down
+        if self.conn.connected:
+            self.down_since = None
+            return False
+        if self.down_since is None:
+            self.down_since = ticks_ms()
+        return bool(self.reboot_after_ms) and ticks_diff(ticks_ms(), self.down_since) >= self.reboot_after_ms
 
     async def on_connected(self, e=None):
         # a coroutine callback: the connector runs it as a task of its own

@@ -8,6 +8,8 @@
 #
 # -> a dict with every default filled in:
 #   board, wifi, ledPin, watchdogMs      as given (board "unix" by default)
+#   offlineRebootS  900: an always-on node that has had no broker connection for this
+#                   long resets the board (0: never; otherwise 60 s .. 7 days)
 #   clientId                             the connector's client id (config.clientId or id)
 #   telemetry  {topic ("{clientId}" replaced), intervalMs 2000, qos 1}
 #   sensors    the device.sensors list (lgnode.sensors.build checks its entries);
@@ -23,8 +25,8 @@ from lgmqtt.errors import ConnectorError, CONFIG_ERROR
 from lgnode import READ_ONLY, valid_id
 
 _BOARDS = ("unix", "esp32", "pico", "picow")
-_KEYS = ("board", "wifi", "telemetry", "ledPin", "watchdogMs", "sensors", "availability", "homeassistant", "auth",
-         "power")
+_KEYS = ("board", "wifi", "telemetry", "ledPin", "watchdogMs", "offlineRebootS", "sensors", "availability",
+         "homeassistant", "auth", "power")
 DEFAULT_SENSORS = ({"type": "internal", "objectIds": {"temperature": "temperature"}},)
 
 
@@ -119,6 +121,13 @@ def _auth(a):
             "windowMs": _int("device.auth.windowMs", a.get("windowMs", 300000), 1000, 86400000)}
 
 
+def _offline_reboot(v):
+    # under a minute a node would reset before a slow Wi-Fi join and TLS handshake end
+    if v != 0 and (not isinstance(v, int) or isinstance(v, bool) or not 60 <= v <= 604800):
+        raise _err("device.offlineRebootS", "0 (never) or an integer 60..604800 (seconds)", v)
+    return v
+
+
 def _power(p):
     _keys("device.power", p, ("mode", "samplePeriodMs", "reportEvery", "maxBacklog", "awakeMs", "listenMs"))
     mode = p.get("mode", "always-on")
@@ -196,6 +205,7 @@ def check(doc):
         raise _err("device.ledPin", "a pin number or name, or null", led)
     dev = {"board": board, "wifi": wifi, "ledPin": led, "clientId": cid,
            "watchdogMs": _int("device.watchdogMs", d.get("watchdogMs", 0), 0, 3600000),
+           "offlineRebootS": _offline_reboot(d.get("offlineRebootS", 900)),
            "telemetry": _telemetry(d.get("telemetry", {}), cid), "sensors": sensors,
            "availability": _availability(d.get("availability", {}), cid),
            "homeassistant": _homeassistant(d["homeassistant"], doc, cid, board) if "homeassistant" in d else None,

@@ -114,6 +114,42 @@ async def test_connects_failing_for_want_of_heap_reset_the_board_and_other_failu
         await conn.close()
 
 
+async def test_a_node_offline_for_offlineRebootS_resets_the_board_and_a_connected_one_does_not():
+    # Whatever keeps a node offline that a reset cures (a heap too fragmented for the
+    # handshake, where the failure does not even say ENOMEM; a wedged radio) ends after
+    # device.offlineRebootS: the outbox is synced to flash and the board resets. Not a
+    # crash: the crash count (safe mode) is firmware/main.py's and is not touched.
+    with Folder():
+        cid = unique("offline")
+        board, dev, conn, tel, node = await _node(cid, {})
+        eq(node.reboot_after_ms, 900000)  # the default, 15 minutes
+        node.reboot_after_ms = 300  # (the config's minimum is a minute)
+        node.interval_ms = 20
+        await asyncio.wait_for(node.telemetry(), 10)  # never connected: returns after the reset
+        eq(board.resets, 1)
+        assert tel.seq >= 2, tel.seq  # readings were queued meanwhile...
+        # ... and the board that boots again finds every one of them in its outbox
+        board, dev, conn, tel2, node = await _node(cid, {})
+        eq(conn.outbox.stats()["pending"], tel.seq)
+        await conn.close()
+        radio_less = Board()
+        radio_less.has_network = False  # as boards/pico.py: offline by design, never reset for it
+        board, dev, conn, tel, node = await _node(cid, {}, board=radio_less)
+        eq(node.reboot_after_ms, 0)
+        await conn.close()
+    with Folder():
+        cid = unique("online")
+        board, dev, conn, tel, node = await _node(cid, {})
+        await conn.execute("mqtt:connection", "connect")
+        node.reboot_after_ms = 300
+        node.interval_ms = 20
+        task = asyncio.create_task(node.telemetry())
+        await asyncio.sleep(0.6)
+        eq((task.done(), board.resets), (False, 0))  # connected all along: no reset
+        task.cancel()
+        await conn.close()
+
+
 async def test_online_retained_on_connect_offline_by_will_and_by_clean_shutdown():
     with Folder():
         cid = unique("av")

@@ -29,6 +29,8 @@ INVALID = [
     ({"telemetry": {"period": 1}}, "device.telemetry.period", "one of"),
     ({"wifi": {"ssid": "x", "channel": 6}}, "device.wifi.channel", "one of"),
     ({"watchdogMs": -1}, "device.watchdogMs", "integer"),
+    ({"offlineRebootS": 30}, "device.offlineRebootS", "60..604800"),
+    ({"offlineRebootS": "15m"}, "device.offlineRebootS", "0 (never)"),
     ({"ledPin": True}, "device.ledPin", "pin"),
     ({"sensors": {"type": "sim"}}, "device.sensors", "list"),
     ({"availability": {"enabled": "yes"}}, "device.availability.enabled", "true or false"),
@@ -64,6 +66,8 @@ def test_defaults():
     dev = nodecfg.check(doc)
     eq(dev["board"], "unix")
     eq(dev["clientId"], "lg-node-1")
+    eq(dev["offlineRebootS"], 900)  # 15 minutes without a broker: reset
+    eq(nodecfg.check(_doc({"offlineRebootS": 0}))["offlineRebootS"], 0)  # never
     eq(dev["telemetry"], {"topic": "lg/lg-node-1/telemetry", "intervalMs": 2000, "qos": 1})
     eq(dev["sensors"], [{"type": "internal", "objectIds": {"temperature": "temperature"}}])
     eq(dev["availability"], ("lg/lg-node-1/status", "online", "offline"))

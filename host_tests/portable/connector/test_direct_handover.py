@@ -117,3 +117,33 @@ async def test_a_link_that_drops_before_the_ack_loses_nothing_and_keeps_the_orde
     eq(await _settled(pub), 0)
     await pub.close()
     await sub.close()
+
+
+async def test_a_memory_error_after_the_outbox_took_a_write_answers_queued_and_the_message_goes_out():
+    # Once the outbox holds a message, a MemoryError in what follows (the hand-over, the
+    # wait; here the debug hook, a seam on that path) must not tell the caller the write
+    # failed: it would write the message again. The answer is "queued", and the pump
+    # sends it.
+    topic = "lgd/%d/oom" % _n[0]
+    pub, sub, got = await _pair(topic)
+    pub.debug = True
+    calls = []
+
+    def debug(what, **kw):
+        calls.append(what)
+        if what == "outbox put":
+            raise MemoryError("memory allocation failed")
+
+    pub._debug = debug
+    r = await pub.execute("mqtt:publish", "write", {"topic": topic, "payload": "m1", "qos": 1})
+    eq((r["success"], r["queued"], r["messageId"]), (True, True, None))
+    assert r["outboxId"] > 0, r
+    assert "outbox put" in calls, calls
+    pub.debug = False
+    r2 = await pub.execute("mqtt:publish", "write", {"topic": topic, "payload": "m2", "qos": 1})
+    eq(r2["queued"], False)
+    await got.until("m2")
+    eq(_first_seen(got.payloads), ["m1", "m2"])  # the accepted one went out, first, once
+    eq(await _settled(pub), 0)
+    await pub.close()
+    await sub.close()

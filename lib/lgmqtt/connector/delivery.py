@@ -114,36 +114,47 @@ class Delivery:
         topic, qos = w.topic, w.qos
         if conn.connected:
             conn.client.check_publish(topic, qos, w.retain, len(w.packet))
+        # The reply exists before the outbox put (filled in, never rebuilt, after it):
+        # once the message is accepted, no MemoryError may tell the caller that the
+        # write failed, or it would write the message again.
+        res = {"success": True, "queued": True, "outboxId": 0, "messageId": None, "topic": topic, "qos": qos}
         oid = self.outbox.put_message(w.msg)
-        if conn.debug:
-            conn._debug("outbox put", outboxId=oid, topic=topic)
-        queued = {"success": True, "queued": True, "outboxId": oid, "messageId": None, "topic": topic, "qos": qos}
-        if not conn.connected:
-            return queued
-        p = _Pending(oid, topic, w.payload, qos, w.retain)
-        if wait:
-            p.done = asyncio.Event()
-        # Through the pump when it has work queued, when the window is full, and with
-        # maxPending: there writes issued together all meet the capacity policy before
-        # any of them goes out (a message dropped before it is sent fails its write
-        # with OUTBOX_FULL; one already sent completes when it is acknowledged).
-        if self._behind or self.outbox.max_pending is not None or conn.client.session.window() <= 0:
-            self._waiting[oid] = (p, w.packet)
+        res["outboxId"] = oid
+        try:
+            if conn.debug:
+                conn._debug("outbox put", outboxId=oid, topic=topic)
+            if not conn.connected:
+                return res
+            p = _Pending(oid, topic, w.payload, qos, w.retain)
+            if wait:
+                p.done = asyncio.Event()
+            # Through the pump when it has work queued, when the window is full, and with
+            # maxPending: there writes issued together all meet the capacity policy before
+            # any of them goes out (a message dropped before it is sent fails its write
+            # with OUTBOX_FULL; one already sent completes when it is acknowledged).
+            if self._behind or self.outbox.max_pending is not None or conn.client.session.window() <= 0:
+                self._waiting[oid] = (p, w.packet)
+                self._behind = True
+                self._kick.set()
+            else:
+                # nothing before it is left to hand over; the broker's limits were checked
+                # above with no yield since (it cannot refuse it), and the packet id is
+                # mapped before any yield (its acknowledgement cannot arrive unannounced)
+                self._handed(p, conn.client.publish_packet_nowait(w.packet))
+            if not wait:
+                return res
+            await p.done.wait()
+        except MemoryError:
+            # accepted, so not a failure: the pump sends it when the heap allows
             self._behind = True
             self._kick.set()
-        else:
-            # nothing before it is left to hand over; the broker's limits were checked
-            # above with no yield since (it cannot refuse it), and the packet id is
-            # mapped before any yield (its acknowledgement cannot arrive unannounced)
-            self._handed(p, conn.client.publish_packet_nowait(w.packet))
-        if not wait:
-            return queued
-        await p.done.wait()
+            return res
         if isinstance(p.result, ConnectorError):
             raise p.result
-        if p.result == "queued":
-            return queued
-        return {"success": True, "queued": False, "outboxId": oid, "messageId": p.result, "topic": topic, "qos": qos}
+        if p.result != "queued":
+            res["queued"] = False
+            res["messageId"] = p.result
+        return res
 
     # ---- the pump -----------------------------------------------------------------
     async def _pump(self):

@@ -37,14 +37,19 @@ class ConnectorError(Exception):
 
 # Reporting a MemoryError must not need memory: when building the message fails too,
 # this one (made at import) is used instead.
-OUT_OF_MEMORY = ConnectorError(INTERNAL_ERROR, "out of memory", {})
+OUT_OF_MEMORY = ConnectorError(INTERNAL_ERROR, "out of memory", {"outOfMemory": True})
 
 
 def internal(what, e, details=None):
     """The INTERNAL_ERROR for an unexpected exception `e` in `what` (a MemoryError on a
-    board, a bug). Never raises itself: without memory for the message, OUT_OF_MEMORY."""
+    board, a bug). Never raises itself: without memory for the message, OUT_OF_MEMORY.
+    details["outOfMemory"] is True when e is a MemoryError (a caller may try again
+    later: the heap changes), absent for a bug."""
     try:
-        return ConnectorError(INTERNAL_ERROR, "%s failed: %r" % (what, e), details or {"where": what})
+        d = details or {"where": what}
+        if isinstance(e, MemoryError):
+            d["outOfMemory"] = True
+        return ConnectorError(INTERNAL_ERROR, "%s failed: %r" % (what, e), d)
     except MemoryError:
         return OUT_OF_MEMORY
 

@@ -72,8 +72,7 @@ class Node:
         # mbedtls's ENOMEM in a handshake, or a MemoryError while a link was being set up
         # (not one in the drain of a backlog, which the next kick retries)
         d = e.get("details") or {}
-        if "ENOMEM" in str(d.get("reason", "")) or (d.get("where") == "connect attempt"
-                                                    and "MemoryError" in str(e.get("message"))):
+        if "ENOMEM" in str(d.get("reason", "")) or (d.get("where") == "connect attempt" and d.get("outOfMemory")):
             self.heap_fails += 1
             if self.heap_fails >= _HEAP_FAILS:
                 self._wake.set()  # the telemetry loop resets the board now, not after its interval

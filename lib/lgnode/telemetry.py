@@ -14,9 +14,15 @@
 #           failed, and then an entry in "errors" (present only when not empty)
 #
 # The console lines of the connector's events are here too (both power modes use them).
+import asyncio
+import gc
+
+from lgmqtt.compat import const
 from lgmqtt.errors import ConnectorError, CONFIG_ERROR
 
 _RESERVED = ("seq", "ts", "errors")
+_TRIES = const(3)  # writes of one reading that ran out of heap
+_RETRY_S = 0.1
 
 
 def console(conn):
@@ -82,12 +88,22 @@ class Telemetry:
             reading["errors"] = errors
             for e in errors:
                 print("sensor-error sensor=%s %s %s" % (e["sensor"], e["error"], e["message"]))
-        try:
-            r = await self.conn.execute("mqtt:publish", "write", {"topic": self.topic, "payload": reading,
-                                                                  "qos": self.qos})
-        except ConnectorError as e:
-            print("error %s %s" % (e.error, e.message))
-            return seq, False
+        tries = _TRIES
+        while True:
+            try:
+                r = await self.conn.execute("mqtt:publish", "write", {"topic": self.topic, "payload": reading,
+                                                                      "qos": self.qos})
+                break
+            except ConnectorError as e:
+                tries -= 1
+                if not (tries and e.details.get("outOfMemory")):
+                    print("error %s %s" % (e.error, e.message))
+                    return seq, False
+            # Out of heap before the outbox took it (after, the write answers queued):
+            # the reading is not lost to a moment's shortage, such as a TLS handshake's
+            # buffers; the heap is collected and the write tried again a little later.
+            gc.collect()
+            await asyncio.sleep(_RETRY_S)
         queued = bool(r.get("queued"))
         if queued:
             print("queued seq=%d" % seq)

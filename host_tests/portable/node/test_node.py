@@ -86,9 +86,9 @@ async def test_connects_failing_for_want_of_heap_reset_the_board_and_other_failu
         enomem = _error("CONNECTION_FAILED", "cannot connect to 10.0.0.1:8883: ENOMEM during TLS handshake (ENOMEM)",
                         host="10.0.0.1", port=8883, reason="ENOMEM during TLS handshake (ENOMEM)")
         in_connect = _error("INTERNAL_ERROR", "connect attempt failed: MemoryError('memory allocation failed')",
-                            where="connect attempt")
+                            where="connect attempt", outOfMemory=True)
         in_drain = _error("INTERNAL_ERROR", "outbox drain failed: MemoryError('memory allocation failed')",
-                          where="outbox drain")
+                          where="outbox drain", outOfMemory=True)
         refused = _error("CONNECTION_FAILED", "cannot connect to 10.0.0.1:8883: connection refused (ECONNREFUSED)",
                          host="10.0.0.1", port=8883, reason="connection refused (ECONNREFUSED)")
         task = asyncio.create_task(node.telemetry())
@@ -147,6 +147,39 @@ async def test_a_node_offline_for_offlineRebootS_resets_the_board_and_a_connecte
         await asyncio.sleep(0.6)
         eq((task.done(), board.resets), (False, 0))  # connected all along: no reset
         task.cancel()
+        await conn.close()
+
+
+async def test_a_reading_whose_write_ran_out_of_heap_is_written_again_and_a_bug_is_not_retried():
+    # Before the outbox took it, a write that ran out of heap took nothing: the reading
+    # is written again a little later (a TLS handshake's buffers come and go). Any other
+    # failure is reported at once, and the reading is not retried.
+    from lgmqtt.errors import ConnectorError, internal
+
+    with Folder():
+        board, dev, conn, tel, node = await _node(unique("oom"), {})
+        real = conn.execute
+        fails = [MemoryError("memory allocation failed"), MemoryError("memory allocation failed")]
+        calls = []
+
+        async def execute(cap, op, params=None):
+            calls.append(cap)
+            if cap == "mqtt:publish" and fails:
+                raise internal("%s %s" % (cap, op), fails.pop(0))
+            return await real(cap, op, params)
+
+        conn.execute = execute
+        eq(await tel.tick(), (1, True))  # the third try: queued in the outbox (offline)
+        eq((len(calls), conn.outbox.stats()["pending"]), (3, 1))
+        fails[:] = [MemoryError("memory allocation failed")] * 3
+        eq(await tel.tick(), (2, False))  # three in a row: the reading is given up, said on the console
+        eq((len(calls), conn.outbox.stats()["pending"]), (6, 1))
+        fails[:] = [ValueError("a bug")]
+        eq(await tel.tick(), (3, False))  # not memory: once
+        eq((len(calls), conn.outbox.stats()["pending"]), (7, 1))
+        e = internal("x", MemoryError())
+        eq((e.details.get("outOfMemory"), internal("x", ValueError()).details.get("outOfMemory")), (True, None))
+        assert isinstance(e, ConnectorError)
         await conn.close()
 
 

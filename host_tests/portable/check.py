@@ -24,6 +24,23 @@ def eq(a, b, what=""):
         raise AssertionError("%s%r != %r" % (what + ": " if what else "", a, b))
 
 
+def without_heap(fn):
+    """fn() while no allocation can succeed (MicroPython's heap lock): what a heap
+    with no room left does to code that must not allocate. CPython has no such lock:
+    there it is a plain call. The result must not be a new object (it could not be made)."""
+    try:
+        import micropython
+
+        lock, unlock = micropython.heap_lock, micropython.heap_unlock
+    except (ImportError, AttributeError):
+        return fn()
+    lock()
+    try:
+        return fn()  # (no *args: a call with them allocates)
+    finally:
+        unlock()
+
+
 def env(name, default=None):
     v = os.getenv(name)
     return default if v is None else v

@@ -3,7 +3,7 @@
 # and a link that drops before the acknowledgement loses nothing.
 import asyncio
 
-from check import env, eq
+from check import env, eq, without_heap
 from lgmqtt import Connector
 
 FIXTURES = ("mosquitto",)
@@ -147,3 +147,22 @@ async def test_a_memory_error_after_the_outbox_took_a_write_answers_queued_and_t
     eq(await _settled(pub), 0)
     await pub.close()
     await sub.close()
+
+
+async def test_release_needs_no_heap():
+    # The pump answers waiting writers with release() after a MemoryError: if that
+    # allocated, the pump task would die of it and nothing would be sent again.
+    from lgmqtt.connector.delivery import _Pending
+
+    pub = make()
+    d = pub.delivery
+    ps = [_Pending(i, "t", b"x", 1, False) for i in (1, 2, 3)]
+    for p in ps:
+        p.done = asyncio.Event()
+    d._by_pid[7] = ps[0]
+    d._waiting[2] = (ps[1], b"packet")
+    d._waiting[3] = (ps[2], b"packet")
+    without_heap(d.release)
+    eq([(p.result, p.done.is_set()) for p in ps], [("queued", True)] * 3)
+    eq((len(d._waiting), d._behind), (0, True))
+    await pub.close()

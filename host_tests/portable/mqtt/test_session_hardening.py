@@ -1,6 +1,6 @@
 # The session against a misbehaving broker (issue 9): what a broker must not be able
 # to make it do for ever. In-memory fake broker and fake clock, both interpreters.
-from check import eq, raises
+from check import eq, raises, without_heap
 from fakebroker import FakeBroker, connected, kinds
 import mqttcodec as codec
 from lgmqtt.mqtt import session as S
@@ -221,28 +221,11 @@ def test_restore_resumes_qos2_with_pubrel_or_dup_publish():
     eq(e.error, "PROTOCOL_ERROR")  # only while disconnected
 
 
-def _take_without_heap(s):
-    # take_outbound() while no allocation can succeed (MicroPython's heap lock): what
-    # a fragmented heap does to the one buffer that joins the queued packets. CPython
-    # has no such lock: there the take joins as usual.
-    try:
-        import micropython
-
-        micropython.heap_lock()
-    except (ImportError, AttributeError):
-        return s.take_outbound()
-    try:
-        data = s.take_outbound()
-    finally:
-        micropython.heap_unlock()
-    return data
-
-
 def test_no_heap_to_join_the_queued_packets_sends_them_one_by_one_and_loses_none():
     s, b = connected()
     pids = [s.publish("t", b"m%d" % i, 1) for i in range(3)]
     size = s.outbound_size
-    first = _take_without_heap(s)
+    first = without_heap(s.take_outbound)
     b.decoder.feed(first)
     got = [b.decoder.next_packet()]
     # MicroPython: the oldest packet alone, the others stay queued (and counted)

@@ -43,6 +43,13 @@ class _Pending:
         self.pid = None
 
 
+def _queued(p):
+    # a waiting write(): its message stays in the outbox, its answer is "queued"
+    if p.done is not None and not p.done.is_set():
+        p.result = "queued"
+        p.done.set()
+
+
 async def paced(steps):
     """Run a paced query (see lgmqtt.store.history.run), giving the loop a turn at each pause."""
     try:
@@ -164,9 +171,10 @@ class Delivery:
             try:
                 await self._drain()
             except Exception as e:  # MemoryError included: report it, the next kick retries
-                self.release()  # no caller keeps waiting (nothing to allocate)
+                # (nothing here may end the pump: a dead pump would send nothing ever again)
                 if isinstance(e, MemoryError):
                     self._lean = True
+                self.release()  # no caller keeps waiting (allocates nothing)
                 try:
                     err = e if isinstance(e, ConnectorError) else internal("outbox drain", e)
                     self.conn.emit("error", {"error": err.error, "message": err.message, "timestamp": self.conn.now()})
@@ -339,12 +347,14 @@ class Delivery:
     def release(self):
         """The link went down under write() callers: their messages stay in the outbox
         (and in the session); tell the callers "queued" rather than keep them waiting."""
-        for p in list(self._by_pid.values()) + [w[0] for w in self._waiting.values()]:
-            if p.done is not None and not p.done.is_set():
-                p.result = "queued"
-                p.done.set()
-        self._waiting = {}
+        # Allocates nothing: the pump calls it after a MemoryError (no list, no new dict;
+        # iterating a dict by key needs no view object)
         self._behind = True  # what was waiting is still pending: the next connection's pump sends it
+        for k in self._by_pid:
+            _queued(self._by_pid[k])
+        for k in self._waiting:
+            _queued(self._waiting[k][0])
+        self._waiting.clear()
 
     def _finish_dropped(self):
         # A write whose message the outbox policy dropped before it was sent must not wait.

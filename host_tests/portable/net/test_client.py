@@ -327,3 +327,43 @@ async def test_memory_error_in_the_reader_reaches_the_caller_and_the_link_recove
     await c.publish("lgt/oom", b"y", 1)
     assert any(k == ERROR and "MemoryError" in i.message for k, i in inbox.events), inbox.events
     await c.disconnect()
+
+
+async def test_a_link_dropped_with_no_heap_left_still_closes_its_socket_and_comes_back():
+    # The end of a link must not need heap: a MemoryError in its reports (the events,
+    # the failed requests, the close's own coroutine) used to leave the socket, and on a
+    # board its TLS buffers, open while the supervisor made a new one. Here the whole
+    # teardown runs with the heap locked (MicroPython; a plain call on CPython).
+    from check import without_heap
+
+    inbox = Inbox()
+    c = Client(cfg(tag="noheap"), inbox)
+    await c.connect()
+    st = c._stream
+    coro = c._drop_link("test: no heap")
+
+    def step():
+        try:
+            coro.send(None)
+        except StopIteration:
+            pass
+        except MemoryError:  # raising StopIteration needs heap too: the teardown itself is done
+            pass
+
+    without_heap(step)
+    coro.close()
+    eq((c._stream, c._link_dead.is_set(), c.connected), (None, True, False))
+    try:
+        sock = st._io.s  # MicroPython: the stream's socket, closed
+    except AttributeError:
+        sock = st._io[1].transport  # CPython: the transport, closing
+        assert sock.is_closing()
+    else:
+        try:
+            sock.send(b"\xc0\x00")
+            assert False, "the socket is still open"
+        except OSError:
+            pass
+    await c.wait_connected(5000)  # the supervisor made a new link
+    eq(c.connected, True)
+    await c.disconnect()

@@ -351,15 +351,16 @@ class Client:
             raise
         except Exception as e:
             err = internal(where + " task", e, {"task": where})
-            # state first (nothing to allocate), then the reports, which may need memory
+            # state first (nothing to allocate), then the reports, which may need memory;
+            # the link ends in any case (_drop_link does not fail for want of heap)
             self._link_dead_now()
             self.last_error = err
-            self._fail_requests(err)
             try:
+                self._fail_requests(err)
                 self._emit(ERROR, err)
-                await self._drop_link(err.message, err)
             except MemoryError:
-                pass  # the link is marked dead: the supervisor reconnects
+                pass
+            await self._drop_link(err.message, err)
 
     def _link_dead_now(self):
         # what _drop_link does before anything that allocates: the supervisor stops
@@ -376,19 +377,33 @@ class Client:
         # timer may all notice the failure, but only the first one reports it.
         self._link_dead.set()
         self._connected.clear()
-        self._lost(True)
-        # requests without a session-level retry (SUBSCRIBE/UNSUBSCRIBE) fail now;
-        # publishes stay in flight and complete after the reconnect
-        self._fail_requests(err or ConnectorError(NOT_CONNECTED, "link lost: %s" % reason, {"reason": reason}),
-                            pubs=False)
+        try:
+            self._lost(True)  # (the session's state first: it allocates nothing before that)
+            # requests without a session-level retry (SUBSCRIBE/UNSUBSCRIBE) fail now;
+            # publishes stay in flight and complete after the reconnect
+            self._fail_requests(err or ConnectorError(NOT_CONNECTED, "link lost: %s" % reason, {"reason": reason}),
+                                pubs=False)
+        except MemoryError:
+            pass  # the reports need heap that is not there: the link goes all the same
         self._window_free.set()  # waiters re-check: while disconnected the session queues
-        self._disconnected(reason)
-        await self._close_stream()
+        try:
+            self._disconnected(reason)
+        except MemoryError:
+            pass
+        try:
+            await self._close_stream()
+        except MemoryError:  # no heap even for the close's coroutine: close now
+            st, self._stream = self._stream, None
+            if st is not None:
+                st.abort()
 
     async def _close_stream(self):
         st, self._stream = self._stream, None
         if st is not None:
-            await st.close()
+            try:
+                await st.close()
+            except MemoryError:
+                st.abort()
 
     def _fail_requests(self, err, pubs=True):
         reqs, self._req_waiters = self._req_waiters, {}

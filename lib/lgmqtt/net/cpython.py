@@ -59,3 +59,7 @@ async def stream_close(rw):
     w.close()
     # A TLS close waits for the peer's close_notify (up to 30 s by default): bound it.
     await _aio.wait_for(w.wait_closed(), 1)
+
+
+def stream_abort(rw):
+    rw[1].transport.abort()

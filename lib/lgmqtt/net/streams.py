@@ -138,3 +138,7 @@ def stream_pending(w):
 
 async def stream_close(w):
     w.s.close()
+
+
+def stream_abort(w):
+    w.s.close()

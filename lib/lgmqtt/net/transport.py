@@ -171,7 +171,17 @@ class Stream:
     async def close(self):
         try:
             await streams.stream_close(self._io)
+        except MemoryError:
+            self.abort()  # not even the heap for the close's own coroutine
         except Exception:  # noqa: S110 - closing a dead link must not raise
+            pass
+
+    def abort(self):
+        """Close now, without waiting and without allocating (what is left when the heap
+        is out: the socket and its TLS buffers go). Never raises."""
+        try:
+            streams.stream_abort(self._io)
+        except Exception:  # noqa: S110 - as close()
             pass
 
     def _lost(self, e):

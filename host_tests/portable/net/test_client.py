@@ -367,3 +367,32 @@ async def test_a_link_dropped_with_no_heap_left_still_closes_its_socket_and_come
     await c.wait_connected(5000)  # the supervisor made a new link
     eq(c.connected, True)
     await c.disconnect()
+
+
+async def test_the_supervisor_outlives_a_memory_error_of_its_own():
+    # A MemoryError in the supervisor's own steps (here its back-off sleep, the seam
+    # lgmqtt.net.supervisor._sleep_ms) used to end the supervisor task: the client then
+    # never reconnected. Now it waits a second and goes on.
+    from lgmqtt.net import supervisor
+
+    c = Client(cfg(tag="supmem"))
+    await c.connect()
+    real = supervisor._sleep_ms
+    hits = []
+
+    async def sleep_ms(ms):
+        if not hits:
+            hits.append(ms)
+            raise MemoryError("memory allocation failed")
+        await real(ms)
+
+    supervisor._sleep_ms = sleep_ms
+    try:
+        await c._drop_link("test: the link dies")
+        await asyncio.sleep(0.05)
+        eq((len(hits), c.connected), (1, False))
+        await c.wait_connected(8000)  # back after the second's pause
+        eq((c.connected, c._sup is not None), (True, True))
+    finally:
+        supervisor._sleep_ms = real
+    await c.disconnect()

@@ -397,6 +397,22 @@ class Client:
             if st is not None:
                 st.abort()
 
+    async def _end_link_no_heap(self):
+        # For the supervisor after a MemoryError: whatever link is up ends (its tasks see
+        # _link_dead), in order when there is heap for it, else at once. Never raises.
+        try:
+            await self._drop_link("out of memory")
+        except MemoryError:
+            self._link_dead.set()
+            self._connected.clear()
+            st, self._stream = self._stream, None
+            if st is not None:
+                st.abort()
+            try:
+                self._lost(True)
+            except MemoryError:
+                pass
+
     async def _close_stream(self):
         st, self._stream = self._stream, None
         if st is not None:

@@ -61,52 +61,62 @@ class Supervisor:
         stable_ms = max(10000, c.session.keepalive * 1000)
         failures = 0
         while not c._stop:
-            c.attempts += 1
             try:
-                err = await self._connect_once()
-            except Exception as e:  # never let the supervisor die: report and retry
+                c.attempts += 1
                 try:
-                    await c._close_stream()
-                    c._lost(True)
-                except Exception:  # noqa: S110 - already failing: the next attempt starts clean
-                    pass
-                # MemoryError (or a bug) is not the network's fault: INTERNAL_ERROR
-                err = internal("connect attempt", e)
-            if c._stop:
-                break
-            if err is None:
-                t_up = ticks_ms()
-                if not c._link_dead.is_set():  # (it may have died in the CONNACK's own read)
-                    await c._serve()
+                    err = await self._connect_once()
+                except Exception as e:  # never let the supervisor die: report and retry
+                    try:
+                        await c._close_stream()
+                        c._lost(True)
+                    except Exception:  # noqa: S110 - already failing: the next attempt starts clean
+                        pass
+                    # MemoryError (or a bug) is not the network's fault: INTERNAL_ERROR
+                    err = internal("connect attempt", e)
                 if c._stop:
                     break
-                c.reconnects += 1
-                if c._switching:  # use_broker(): go to the chosen broker now
-                    c._switching = False
-                    failures, delay = 0, period
-                    continue
-                if ticks_diff(ticks_ms(), t_up) >= stable_ms:
-                    failures, delay = 0, period
-                    continue
-                failures += 1
-                c.brokers.failed()  # a broker that drops us at once is as bad as one that refuses
-            else:
-                failures += 1
-                c.last_error = err
-                c._emit(ERROR, err)
-                if c._first is not None:
-                    c._first.set(error=err)
-                    c._first = None
-                if max_attempts and failures >= max_attempts:
-                    c._fail_requests(err)
-                    break
-                c.brokers.failed()
-                if err.error == AUTHENTICATION_FAILED:
-                    # retrying bad credentials fast only locks the account and burns battery
-                    delay = max(delay, c.cfg.get("authRetryPeriod", 5000))
-            # exponential backoff with jitter (a fleet must not reconnect in lockstep)
-            await _sleep_ms(delay // 2 + (ticks_ms() * 7919) % (delay // 2 + 1))
-            delay = max(period, min(delay * 2, c.cfg.get("maxReconnectPeriod", 60000)))
+                if err is None:
+                    t_up = ticks_ms()
+                    if not c._link_dead.is_set():  # (it may have died in the CONNACK's own read)
+                        await c._serve()
+                    if c._stop:
+                        break
+                    c.reconnects += 1
+                    if c._switching:  # use_broker(): go to the chosen broker now
+                        c._switching = False
+                        failures, delay = 0, period
+                        continue
+                    if ticks_diff(ticks_ms(), t_up) >= stable_ms:
+                        failures, delay = 0, period
+                        continue
+                    failures += 1
+                    c.brokers.failed()  # a broker that drops us at once is as bad as one that refuses
+                else:
+                    failures += 1
+                    c.last_error = err
+                    c._emit(ERROR, err)
+                    if c._first is not None:
+                        c._first.set(error=err)
+                        c._first = None
+                    if max_attempts and failures >= max_attempts:
+                        c._fail_requests(err)
+                        break
+                    c.brokers.failed()
+                    if err.error == AUTHENTICATION_FAILED:
+                        # retrying bad credentials fast only locks the account and burns battery
+                        delay = max(delay, c.cfg.get("authRetryPeriod", 5000))
+                # exponential backoff with jitter (a fleet must not reconnect in lockstep)
+                await _sleep_ms(delay // 2 + (ticks_ms() * 7919) % (delay // 2 + 1))
+                delay = max(period, min(delay * 2, c.cfg.get("maxReconnectPeriod", 60000)))
+            except MemoryError:
+                # The loop itself must outlive an allocation that fails (its sleep, its
+                # reports, the link's tasks): a supervisor that dies leaves the node
+                # offline for good. A link it had up ends; the next attempt comes later.
+                try:
+                    await c._end_link_no_heap()
+                except MemoryError:  # not even its coroutine: the link's tasks end it
+                    c._link_dead.set()
+                await asyncio.sleep(1)  # (an int: no float to allocate)
         if c._sup is asyncio.current_task():
             c._sup = None
 

@@ -180,7 +180,10 @@ class Delivery:
                     self.conn.emit("error", {"error": err.error, "message": err.message, "timestamp": self.conn.now()})
                 except MemoryError:
                     pass
-                await asyncio.sleep(0.1)
+                try:
+                    await asyncio.sleep(0.1)  # (its float may not be there either: then no pause,
+                except MemoryError:           # the next kick is the retry all the same)
+                    pass
 
     async def _drain(self):
         # A cursor over the outbox, a page of ids at a time: what a pass allocates does

@@ -32,6 +32,12 @@ class Node:
         self._announcing = False
         self._again = False
         self.announced = 0
+        # the link the last announcement went out on (its client and reconnect count): a
+        # link without one (its `connected` callback could not run, a MemoryError in the
+        # announcement) gets it from the telemetry loop, or the broker would go on
+        # showing the Will's "offline" while the node publishes
+        self._ann_client = None
+        self._ann_link = -1
         self.heap_fails = 0  # connection attempts in a row that failed for want of heap
         # No broker connection for this long resets the board: what keeps a node offline
         # that a reset cures (a heap too fragmented for a handshake, a wedged radio or
@@ -97,6 +103,10 @@ class Node:
             if self.led is None:
                 board.led(False)
             board.feed_watchdog()
+            c = self.conn.client
+            if self.conn.connected and not self._announcing and (
+                    c is not self._ann_client or c.reconnects != self._ann_link):
+                await self.on_connected()  # this link was not announced (see __init__)
             gc.collect()
             self._wake.clear()
             try:
@@ -126,8 +136,10 @@ class Node:
             while self._again and self.conn.connected:
                 self._again = False
                 try:
+                    c = self.conn.client
                     await announce(self.conn, self.dev, self.tel)
                     self.announced += 1
+                    self._ann_client, self._ann_link = c, c.reconnects
                 except ConnectorError as e:
                     print("error %s %s" % (e.error, e.message))
                 gc.collect()

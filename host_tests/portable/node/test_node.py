@@ -207,6 +207,31 @@ async def test_online_retained_on_connect_offline_by_will_and_by_clean_shutdown(
         await obs.close()
 
 
+async def test_a_link_whose_announcement_did_not_run_gets_it_from_the_telemetry_loop():
+    # The `connected` callback runs as a task of its own; in a tight heap it may not run
+    # at all (seen: "connected callback failed: MemoryError"), and the broker would go on
+    # holding the Will's "offline" while the node publishes. The telemetry loop announces
+    # any link that was not, once.
+    with Folder():
+        cid = unique("ann")
+        status = "lg/%s/status" % cid
+        board, dev, conn, tel, node = await _node(cid, {})
+        await conn.execute("mqtt:connection", "connect")  # no node.on_connected(): as if it failed
+        node.interval_ms = 20
+        task = asyncio.create_task(node.telemetry())
+        for _ in range(250):
+            if node.announced:
+                break
+            await asyncio.sleep(0.02)
+        eq((await retained(status))[status], "online")
+        seq = tel.seq
+        while tel.seq < seq + 3:
+            await asyncio.sleep(0.02)
+        eq(node.announced, 1)  # once per link, not per reading
+        task.cancel()
+        await conn.close()
+
+
 async def test_discovery_announces_every_value_and_removes_what_is_gone():
     with Folder():
         cid = unique("ha")

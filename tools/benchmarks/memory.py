@@ -267,14 +267,14 @@ class Runner:
             queued = sum(1 for x in list(lines) if x.startswith("queued seq="))
             broker.start()
             t0 = time.monotonic()
-            while time.monotonic() - t0 < DRAIN_WAIT and p.poll() is None:
+            def published():  # how many of the queued readings the broker has taken
                 seqs = set(int(x.split()[1][4:]) for x in list(lines) if x.startswith("published seq="))
-                if queued and all(k in seqs for k in range(1, queued + 1)):
-                    break
+                return sum(1 for k in range(1, queued + 1) if k in seqs)
+
+            while time.monotonic() - t0 < DRAIN_WAIT and p.poll() is None and not (queued and published() == queued):
                 time.sleep(0.2)
-            seqs = set(int(x.split()[1][4:]) for x in list(lines) if x.startswith("published seq="))
-            return queued, sum(1 for k in range(1, queued + 1) if k in seqs), queued > 0 and all(
-                k in seqs for k in range(1, queued + 1))
+            n = published()
+            return queued, n, queued > 0 and n == queued
         finally:
             if p is not None:
                 mpy.stop(p)

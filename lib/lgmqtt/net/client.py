@@ -393,9 +393,7 @@ class Client:
         try:
             await self._close_stream()
         except MemoryError:  # no heap even for the close's coroutine: close now
-            st, self._stream = self._stream, None
-            if st is not None:
-                st.abort()
+            self._abort_stream()
 
     async def _end_link_no_heap(self):
         # For the supervisor after a MemoryError: whatever link is up ends (its tasks see
@@ -405,13 +403,17 @@ class Client:
         except MemoryError:
             self._link_dead.set()
             self._connected.clear()
-            st, self._stream = self._stream, None
-            if st is not None:
-                st.abort()
+            self._abort_stream()
             try:
                 self._lost(True)
             except MemoryError:
                 pass
+
+    def _abort_stream(self):
+        # close the stream at once, allocating nothing (Stream.abort)
+        st, self._stream = self._stream, None
+        if st is not None:
+            st.abort()
 
     async def _close_stream(self):
         st, self._stream = self._stream, None

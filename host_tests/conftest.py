@@ -58,22 +58,31 @@ class MicroPythonFailure(Exception):
     pass
 
 
-@pytest.fixture(scope="session")
-def micropython32(request):
-    """Path of the plain 32-bit unix-port binary, built (or taken from the cache) once
-    per session; its progress lines show live, since a cold build takes minutes."""
+def _build32(request, name, **kw):
     required = os.environ.get("LGMQTT_REQUIRE_32") == "1"
     capman = request.config.pluginmanager.getplugin("capturemanager")
     try:
         with capman.global_and_fixture_disabled():
-            exe = fw_unix.build(frozen=False)
+            return fw_unix.build(frozen=False, **kw)
     except (fw_unix.NoSource, fw_unix.NoToolchain) as e:
         if required:
-            pytest.fail("micropython32 required (LGMQTT_REQUIRE_32=1): %s" % e, pytrace=False)
-        pytest.skip("micropython32: %s" % e)
+            pytest.fail("%s required (LGMQTT_REQUIRE_32=1): %s" % (name, e), pytrace=False)
+        pytest.skip("%s: %s" % (name, e))
     except fw_unix.FirmwareError as e:
-        pytest.fail("micropython32: %s" % e, pytrace=False)
-    return exe
+        pytest.fail("%s: %s" % (name, e), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def micropython32(request):
+    """Path of the plain 32-bit unix-port binary, built (or taken from the cache) once
+    per session; its progress lines show live, since a cold build takes minutes."""
+    return _build32(request, "micropython32")
+
+
+@pytest.fixture(scope="session")
+def micropython32_romfs(request):
+    """The 32-bit unix port that mounts the ROMFS image in $MICROPY_ROMFS at /rom."""
+    return _build32(request, "micropython32 (ROMFS)", romfs=True)
 
 
 def pytest_pycollect_makemodule(module_path, parent):

@@ -92,9 +92,10 @@ asyncio.run(main())
 """
 
 
-def _publish_from(board, broker, tag):
-    """A fresh micropython with only board/lib on its path publishes QoS 1; returns the
-    file the connector was loaded from, once an independent subscriber got the message."""
+def _publish_from(board, broker, tag, lib=None, binary=None, env=None):
+    """A fresh micropython with only board/lib (or `lib`) on its path publishes QoS 1;
+    returns the file the connector was loaded from, once an independent subscriber got
+    the message."""
     topic = "lgmip/%s" % tag
     got = queue.Queue()
     sub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="lgmip-observer-" + tag)
@@ -108,7 +109,8 @@ def _publish_from(board, broker, tag):
         assert subscribed.wait(10), "observer did not subscribe"
         script = board / "publish.py"
         script.write_text(PUBLISH % {"host": broker.host, "port": broker.port, "topic": topic, "tag": tag})
-        r = mpy.run(str(script), path=(str(board / "lib"),), lib=False, cwd=str(board), timeout=120)
+        r = mpy.run(str(script), path=(lib or str(board / "lib"),), lib=False, cwd=str(board), timeout=120,
+                    binary=binary, env=env)
         assert r.returncode == 0, r.stdout + r.stderr
         assert "published True False 1" in r.stdout, r.stdout + r.stderr
         assert got.get(timeout=10) == (topic, b"installed by mip", 1)
@@ -165,3 +167,39 @@ def test_mpremote_mip_install_local_package_json_on_the_virtual_board(tmp_path, 
     assert _installed(board) == C.all_files()
     where = _publish_from(board, mosquitto, "mpremote")
     assert where == str(board / "lib" / "lgmqtt" / "connector" / "__init__.py")
+
+
+HEAP_AFTER_IMPORT = """
+import gc
+gc.collect()
+a = gc.mem_alloc()
+from lgmqtt import Connector
+gc.collect()
+print("heap", gc.mem_alloc() - a)
+"""
+
+
+def test_mpy_files_in_a_romfs_image_import_in_place_and_publish(tmp_path, mosquitto, micropython32_romfs):
+    # `mpremote romfs build` (as `romfs deploy` writes it to a board's ROMFS partition) of the
+    # mip .mpy tree under lib/; the build maps the image at /rom as a board maps its flash
+    rom = tmp_path / "rom"
+    package_tool.build_mpy(str(rom / "lib"))
+    img = tmp_path / "lgmqtt.romfs"
+    r = subprocess.run([sys.executable, "-m", "mpremote", "romfs", "--no-mpy", "-o", str(img), "build", str(rom)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and img.stat().st_size > 0, r.stdout + r.stderr
+    env = {"MICROPY_ROMFS": str(img)}
+    board = tmp_path / "board"
+    board.mkdir()
+    where = _publish_from(board, mosquitto, "romfs", lib="/rom/lib", binary=micropython32_romfs, env=env)
+    assert where == "/rom/lib/lgmqtt/connector/__init__.mpy"
+    # in place: the same .mpy files cost far less heap from /rom than from a filesystem,
+    # where their bytecode, strings and names are copied into the heap
+    script = tmp_path / "heap.py"
+    script.write_text(HEAP_AFTER_IMPORT)
+    heap = {}
+    for where in ("/rom/lib", str(rom / "lib")):
+        r = mpy.run(str(script), path=(where,), lib=False, cwd=str(board), binary=micropython32_romfs, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        heap[where] = int(r.stdout.split("heap ")[1].split()[0])
+    assert heap["/rom/lib"] < 0.6 * heap[str(rom / "lib")], heap

@@ -133,9 +133,10 @@ def _published(lines):
 
 
 class Runner:
-    def __init__(self, broker, builds, tls=None):
+    def __init__(self, broker, builds, tls=None, envs=None):
         self.broker = broker
         self.builds = builds  # {"mpy": (exe, path), "frozen": (exe, path), TLS_ORIGIN: ...}
+        self.envs = envs or {}  # origin -> extra environment (ROMFS_ORIGIN: its image)
         self.tls = tls  # (TLS broker, certs folder) for TLS_ORIGIN
         self.log = open(os.path.join(WORK, "runs.log"), "w", buffering=1)  # each run, for a look afterwards
 
@@ -149,9 +150,10 @@ class Runner:
         fs = self._fs(origin) if case == "firmware" else tempfile.mkdtemp(prefix="lgmqtt-bench-mem-")
         t0 = time.monotonic()
         try:
-            code = "mpy" if origin == "mpy" else "frozen"  # where memory_mp checks the library comes from
+            code = "mpy" if origin in BYTECODE_FILES else "frozen"  # where memory_mp checks the library comes from
             p = mpy.run("-m", ["memory_mp", case, code, self.broker.host, str(self.broker.port), str(n)],
-                        heap=heap, path=path, lib=False, binary=exe, cwd=fs, timeout=RUN_TIMEOUT)
+                        heap=heap, path=path, lib=False, binary=exe, cwd=fs, timeout=RUN_TIMEOUT,
+                        env=self.envs.get(origin))
         except subprocess.TimeoutExpired:
             self.log.write("%s %s n=%d heap=%s timed out\n" % (case, origin, n, heap))
             return False, {}, "timed out after %d s" % RUN_TIMEOUT
@@ -196,11 +198,11 @@ class Runner:
         there, lgmqtt and boards from the firmware); its console lines go to `lines`."""
         exe, path = self.builds[origin]
         script = os.path.join(ROOT, "firmware", "main.py")
-        if origin != "mpy":
+        if origin not in BYTECODE_FILES:
             shutil.copy(script, os.path.join(fs, "main.py"))
             script = os.path.join(TOOLS, "lghost", "frozen_boot.py")
         p = mpy.popen(script, heap=heap, path=path[1:], lib=False, binary=exe, cwd=fs,  # path[0]: the harness
-                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                      env=self.envs.get(origin), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=lambda: lines.extend(p.stdout), daemon=True).start()
         return p
 
@@ -367,6 +369,10 @@ def table(rows, heads, aligns):
 # The firmware frozen into a build whose TLS (mbedtls) allocates from the GC heap, as on
 # the Pico W (fw_unix.build(tls_heap=True)), connected over TLS verified with a CA.
 TLS_ORIGIN = "frozen, TLS in heap"
+# The same .mpy files in a ROMFS image (`mpremote romfs build`/`deploy`) on a build that
+# maps it at /rom as a board maps its flash partition (fw_unix.build(romfs=True)).
+ROMFS_ORIGIN = "mpy in ROMFS"
+BYTECODE_FILES = ("mpy", ROMFS_ORIGIN)  # origins whose library is .mpy files (not frozen)
 TARGETS = (
     ("connector firmware", "mpy", "smallest heap", 138, 64),
     ("connector firmware", "frozen", "smallest heap", 45, 24),
@@ -422,6 +428,7 @@ def main(argv=None):
     ap.add_argument("--src", help="MicroPython source tree or archive (default: as tools/firmware)")
     ap.add_argument("--no-rp2", action="store_true", help="skip the rp2 port on the emulated Pico")
     ap.add_argument("--no-tls", action="store_true", help="skip the firmware over TLS (its own build)")
+    ap.add_argument("--no-romfs", action="store_true", help="skip the .mpy files in a ROMFS image (its own build)")
     args = ap.parse_args(argv)
     wanted = args.cases.split(",") if args.cases else [c[0] for c in CASES]
     unknown = set(wanted) - set(c[0] for c in CASES)
@@ -447,6 +454,13 @@ def main(argv=None):
     for n in HARNESS:
         subprocess.run([mpyc, "-o", os.path.join(harness, n[:-3] + ".mpy"), os.path.join(HERE, n)], check=True)
     builds = {"mpy": (plain, [harness, mpydir]), "frozen": (frozen, [harness])}
+    envs = {}
+    if not args.no_romfs:
+        img = os.path.join(WORK, "lgmqtt.romfs")
+        subprocess.run([sys.executable, "-m", "mpremote", "romfs", "--no-mpy", "-o", img, "build", mpydir],
+                       check=True, stdout=subprocess.DEVNULL)
+        builds[ROMFS_ORIGIN] = (fw_unix.build(False, src, romfs=True), [harness, "/rom"])
+        envs[ROMFS_ORIGIN] = {"MICROPY_ROMFS": img}
     tls = None
     if "firmware" in wanted and not args.no_tls:
         builds[TLS_ORIGIN] = (fw_unix.build(True, src, extra=sorted(peers.items()), tls_heap=True), [harness])
@@ -459,11 +473,12 @@ def main(argv=None):
     restarts = []
     backlogs = []
     try:
-        r = Runner(broker, builds, tls)
+        r = Runner(broker, builds, tls, envs)
         for case, label, n in CASES:
             if case not in wanted:
                 continue
-            for origin in ("mpy", "frozen") + ((TLS_ORIGIN,) if case == "firmware" and tls else ()):
+            for origin in ("mpy", "frozen") + tuple(o for o in (ROMFS_ORIGIN,) if o in builds) + (
+                    (TLS_ORIGIN,) if case == "firmware" and tls else ()):
                 say("bench: %s (%s)" % (label, origin))
                 figs = r.figures(case, origin)
                 results.append((label, origin, figs, n, r.smallest_heap(case, origin, n)))

@@ -43,6 +43,47 @@ MAKE_OPTS = (
 # mbedtls's memory from the GC heap (m_tracked_calloc), as the bare-metal ports have it;
 # its entropy then comes from mp_hal_get_random (getrandom() here).
 TLS_HEAP_CFLAGS = "-DMICROPY_MBEDTLS_CONFIG_BARE_METAL=1 -DMICROPY_TRACKED_ALLOC=1"
+# ROMFS (MicroPython 1.25+): `mpremote romfs deploy` writes .mpy files into a flash
+# partition that the board memory-maps; their bytecode, strings and names are then used
+# where they lie, not copied into the heap. The unix port's ROMFS is a 4-byte empty
+# image; the romfs build memory-maps the file named by $MICROPY_ROMFS instead, as a
+# board maps its partition (read-only), and mounts it at /rom at start-up.
+ROMFS_CFLAGS = "-DMICROPY_VFS_ROM_IOCTL=1"
+_ROMFS_MARK = "/* lgmqtt: ROMFS from $MICROPY_ROMFS */"
+_ROMFS_IOCTL = _ROMFS_MARK + """
+#include <fcntl.h>
+#include <sys/mman.h>
+static uint8_t romfs_buf[4] = { 0xd2, 0xcd, 0x31, 0x00 }; // empty ROMFS
+static MP_DEFINE_MEMORYVIEW_OBJ(romfs_obj, 'B', 0, sizeof(romfs_buf), romfs_buf);
+static bool romfs_mapped;
+
+mp_obj_t mp_vfs_rom_ioctl(size_t n_args, const mp_obj_t *args) {
+    switch (mp_obj_get_int(args[0])) {
+        case MP_VFS_ROM_IOCTL_GET_NUMBER_OF_SEGMENTS:
+            return MP_OBJ_NEW_SMALL_INT(1);
+        case MP_VFS_ROM_IOCTL_GET_SEGMENT:
+            if (!romfs_mapped) {
+                romfs_mapped = true;
+                const char *path = getenv("MICROPY_ROMFS");
+                int fd = path ? open(path, O_RDONLY) : -1;
+                if (fd >= 0) {
+                    struct stat st;
+                    if (fstat(fd, &st) == 0 && st.st_size > 0) {
+                        void *m = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+                        if (m != MAP_FAILED) {
+                            romfs_obj.items = m;
+                            romfs_obj.len = st.st_size;
+                        }
+                    }
+                    close(fd);
+                }
+            }
+            return MP_OBJ_FROM_PTR(&romfs_obj);
+    }
+    return MP_OBJ_NEW_SMALL_INT(-MP_EINVAL);
+}
+
+"""
 APT_PKGS = ("gcc-i686-linux-gnu", "libc6-dev-i386-cross", "libc6:i386")
 JOBS = "-j2"
 KEEP_FROZEN = 6  # cached frozen binaries kept (one per lib/ version); older ones go
@@ -208,6 +249,28 @@ def _work_tree(src, skey):
     return tree
 
 
+def _patch_romfs(tree):
+    """The unix port's ROMFS ioctl (compiled only with MICROPY_VFS_ROM_IOCTL=1, so the
+    other builds are unchanged) made to map $MICROPY_ROMFS; idempotent."""
+    main = os.path.join(tree, "ports", "unix", "main.c")
+    with open(main) as f:
+        s = f.read()
+    if _ROMFS_MARK in s:
+        return
+    a = s.find("static uint8_t romfs_buf[4]")
+    b = s.find("#endif", s.find("mp_obj_t mp_vfs_rom_ioctl"))
+    common = os.path.join(tree, "ports", "unix", "variants", "mpconfigvariant_common.h")
+    with open(common) as f:
+        c = f.read()
+    line = "#define MICROPY_VFS_ROM_IOCTL          (0)\n"
+    if a < 0 or b < 0 or line not in c:
+        raise FirmwareError("this MicroPython source has no unix-port ROMFS ioctl to extend (1.25 or later needed)")
+    with open(common, "w") as f:
+        f.write(c.replace(line, "#ifndef MICROPY_VFS_ROM_IOCTL\n" + line + "#endif\n"))
+    with open(main, "w") as f:
+        f.write(s[:a] + _ROMFS_IOCTL + s[b:])
+
+
 def _make(args, log):
     cmd = ["nice", "make", JOBS] + list(args)
     with open(log, "ab") as f:
@@ -286,15 +349,17 @@ def frozen_sources(extra=(), root=ROOT):
     return lines, h.hexdigest()[:16]
 
 
-def build(frozen=False, src=None, extra=(), quiet=False, tls_heap=False):
+def build(frozen=False, src=None, extra=(), quiet=False, tls_heap=False, romfs=False):
     """Path of the 32-bit unix-port binary, plain or with lgmqtt (+ boards, + `extra`
-    packages: ((name, dir), ...)) frozen in; tls_heap: TLS buffers in the GC heap. Built
-    on first use, then cached."""
+    packages: ((name, dir), ...)) frozen in; tls_heap: TLS buffers in the GC heap; romfs:
+    the ROMFS in $MICROPY_ROMFS mounted at /rom (see ROMFS_CFLAGS). Built on first use,
+    then cached."""
     src = find_source(src)
     skey = source_key(src)
     manifest, fkey = frozen_sources(extra) if frozen else (None, None)
-    kind = ("frozen32" if frozen else "unix32") + ("tls" if tls_heap else "")
-    make_opts = [o + " " + TLS_HEAP_CFLAGS if tls_heap and o.startswith("CFLAGS_EXTRA=") else o for o in MAKE_OPTS]
+    kind = ("frozen32" if frozen else "unix32") + ("tls" if tls_heap else "") + ("romfs" if romfs else "")
+    cflags = (" " + TLS_HEAP_CFLAGS if tls_heap else "") + (" " + ROMFS_CFLAGS if romfs else "")
+    make_opts = [o + cflags if o.startswith("CFLAGS_EXTRA=") else o for o in MAKE_OPTS]
     dest = os.path.join(cache_dir(), "bin", "%s-%s" % (kind, _key(skey, make_opts, manifest, fkey)))
     exe = os.path.join(dest, "micropython")
     if os.access(exe, os.X_OK):
@@ -309,7 +374,9 @@ def build(frozen=False, src=None, extra=(), quiet=False, tls_heap=False):
         tree = _work_tree(src, skey)
         log = os.path.join(os.path.dirname(tree), "build.log")
         # one build folder per kind: a lib/ change recompiles only the frozen content
-        bdir = "build-32" + ("-frozen" if frozen else "") + ("-tls" if tls_heap else "")
+        bdir = "build-32" + ("-frozen" if frozen else "") + ("-tls" if tls_heap else "") + ("-romfs" if romfs else "")
+        if romfs:
+            _patch_romfs(tree)
         opts = make_opts + ["BUILD=" + bdir]
         if frozen:
             # MicroPython's makemanifest reuses a compiled module when its .mpy is newer

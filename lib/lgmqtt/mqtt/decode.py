@@ -56,12 +56,6 @@ SKIP_TOPIC = const(256)  # topic bytes kept of a skipped packet (for the report)
 # hot paths set the attributes __init__ would.
 _new = object.__new__
 
-class _Publish(Packet):
-    # a decoded PUBLISH: its type is the class's, one attribute fewer to store per
-    # packet (each one set on an instance grows its table: ~0.07 us on MicroPython)
-    type = _PUBLISH
-
-
 def _ack(t, pid):
     # (a function of its own: one more local would give next_packet a heap-allocated
     # frame, and freeing that after every call makes MicroPython's next allocations
@@ -333,7 +327,7 @@ class Decoder:
             raise malformed("PUBLISH with QoS 3")
         if flags & 8 and not qos:
             raise malformed("PUBLISH with DUP set and QoS 0")
-        p = _new(_Publish)  # Packet(_PUBLISH) without the call to __init__ and its **kw dict
+        p = _new(Packet)  # Packet(_PUBLISH) without __init__ and its **kw dict; type: the class's
         p.props = {}
         # qos 0, dup and retain False are the class's defaults: not stored again (each
         # attribute set on an instance grows its table)
@@ -366,12 +360,15 @@ class Decoder:
             p.pid = pid
             pos += 2
         if self.version == 5:
-            p.props, pos = read_props(buf, pos, end, _PUBLISH)
+            if pos < end and not buf[pos]:  # no properties (the common case): no call
+                pos += 1
+            else:
+                p.props, pos = read_props(buf, pos, end, _PUBLISH)
             if self.server_side and _SUBSCRIPTION_IDENTIFIER in p.props:
                 raise protocol_error("a client's PUBLISH must not carry a subscription identifier")
-            if not p.topic and _TOPIC_ALIAS not in p.props:
+            if not topic and _TOPIC_ALIAS not in p.props:
                 raise protocol_error("PUBLISH with an empty topic and no topic alias")
-        elif not p.topic:
+        elif not topic:
             raise protocol_error("PUBLISH with an empty topic")
         p.payload = bytes(buf[pos:end])
         # the PUBLISH after its fixed header, as it arrived: what the history stores

@@ -456,9 +456,7 @@ def main(argv=None):
     builds = {"mpy": (plain, [harness, mpydir]), "frozen": (frozen, [harness])}
     envs = {}
     if not args.no_romfs:
-        img = os.path.join(WORK, "lgmqtt.romfs")
-        subprocess.run([sys.executable, "-m", "mpremote", "romfs", "--no-mpy", "-o", img, "build", mpydir],
-                       check=True, stdout=subprocess.DEVNULL)
+        img = fw_unix.romfs_image(mpydir, os.path.join(WORK, "lgmqtt.romfs"))
         builds[ROMFS_ORIGIN] = (fw_unix.build(False, src, romfs=True), [harness, "/rom"])
         envs[ROMFS_ORIGIN] = {"MICROPY_ROMFS": img}
     tls = None

@@ -255,20 +255,31 @@ def _patch_romfs(tree):
     main = os.path.join(tree, "ports", "unix", "main.c")
     with open(main) as f:
         s = f.read()
-    if _ROMFS_MARK in s:
+    if _ROMFS_IOCTL in s:
         return
-    a = s.find("static uint8_t romfs_buf[4]")
+    # the port's own block, or an older version of ours (it starts at the mark)
+    a = s.find(_ROMFS_MARK) if _ROMFS_MARK in s else s.find("static uint8_t romfs_buf[4]")
     b = s.find("#endif", s.find("mp_obj_t mp_vfs_rom_ioctl"))
     common = os.path.join(tree, "ports", "unix", "variants", "mpconfigvariant_common.h")
     with open(common) as f:
         c = f.read()
     line = "#define MICROPY_VFS_ROM_IOCTL          (0)\n"
+    guarded = "#ifndef MICROPY_VFS_ROM_IOCTL\n" + line + "#endif\n"
     if a < 0 or b < 0 or line not in c:
         raise FirmwareError("this MicroPython source has no unix-port ROMFS ioctl to extend (1.25 or later needed)")
-    with open(common, "w") as f:
-        f.write(c.replace(line, "#ifndef MICROPY_VFS_ROM_IOCTL\n" + line + "#endif\n"))
+    if guarded not in c:
+        with open(common, "w") as f:
+            f.write(c.replace(line, guarded))
     with open(main, "w") as f:
         f.write(s[:a] + _ROMFS_IOCTL + s[b:])
+
+
+def romfs_image(folder, out):
+    """`mpremote romfs build` of `folder` (its files as they are: .mpy already compiled)
+    into the image file `out`, which a romfs build maps at /rom; returns out."""
+    subprocess.run([sys.executable, "-m", "mpremote", "romfs", "--no-mpy", "-o", out, "build", folder],
+                   check=True, stdout=subprocess.DEVNULL)
+    return out
 
 
 def _make(args, log):
@@ -360,7 +371,8 @@ def build(frozen=False, src=None, extra=(), quiet=False, tls_heap=False, romfs=F
     kind = ("frozen32" if frozen else "unix32") + ("tls" if tls_heap else "") + ("romfs" if romfs else "")
     cflags = (" " + TLS_HEAP_CFLAGS if tls_heap else "") + (" " + ROMFS_CFLAGS if romfs else "")
     make_opts = [o + cflags if o.startswith("CFLAGS_EXTRA=") else o for o in MAKE_OPTS]
-    dest = os.path.join(cache_dir(), "bin", "%s-%s" % (kind, _key(skey, make_opts, manifest, fkey)))
+    parts = (skey, make_opts, manifest, fkey) + ((_ROMFS_IOCTL,) if romfs else ())  # the patch is source too
+    dest = os.path.join(cache_dir(), "bin", "%s-%s" % (kind, _key(*parts)))
     exe = os.path.join(dest, "micropython")
     if os.access(exe, os.X_OK):
         return exe
